@@ -1,0 +1,312 @@
+//! `strongroom config check`: refuses unsafe settings. Each finding names the setting, says what
+//! is wrong and what to do. Errors stop `serve`; warnings are printed and serving goes on.
+
+use std::fmt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+
+use crate::Config;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One refused or doubtful setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub severity: Severity,
+    /// The setting, as written in the TOML file (`storage.mirror`).
+    pub setting: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let level = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(f, "{level}: {}: {}", self.setting, self.message)
+    }
+}
+
+const MIN_HSTS_SECS: u64 = 31_536_000;
+const MIN_SEGMENT: u64 = 64 * 1024;
+const MAX_SEGMENT: u64 = 1024 * 1024 * 1024;
+
+pub(crate) fn run(config: &Config) -> Vec<Finding> {
+    let mut out = Vec::new();
+    check_storage(config, &mut out);
+    check_server(config, &mut out);
+    check_log(config, &mut out);
+    out
+}
+
+fn error(out: &mut Vec<Finding>, setting: &'static str, message: String) {
+    out.push(Finding {
+        severity: Severity::Error,
+        setting,
+        message,
+    });
+}
+
+fn warning(out: &mut Vec<Finding>, setting: &'static str, message: String) {
+    out.push(Finding {
+        severity: Severity::Warning,
+        setting,
+        message,
+    });
+}
+
+/// Makes a path absolute and removes `.` and `..` without touching the filesystem.
+fn lexical_absolute(path: &Path) -> PathBuf {
+    let base = if path.is_absolute() {
+        PathBuf::new()
+    } else {
+        std::env::current_dir().unwrap_or_default()
+    };
+    let mut out = PathBuf::new();
+    for part in base.join(path).components() {
+        match part {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn overlaps(a: &Path, b: &Path) -> bool {
+    let (a, b) = (lexical_absolute(a), lexical_absolute(b));
+    a.starts_with(&b) || b.starts_with(&a)
+}
+
+fn check_storage(config: &Config, out: &mut Vec<Finding>) {
+    let s = &config.storage;
+    if overlaps(&s.data, &s.mirror) {
+        error(
+            out,
+            "storage.mirror",
+            format!(
+                "{} and storage.data {} overlap; the two journal locations must be separate \
+                 directories, ideally on separate disks",
+                s.mirror.display(),
+                s.data.display()
+            ),
+        );
+    } else if let (Ok(a), Ok(b)) = (std::fs::metadata(&s.data), std::fs::metadata(&s.mirror))
+        && a.dev() == b.dev()
+    {
+        warning(
+            out,
+            "storage.mirror",
+            format!(
+                "{} is on the same filesystem as storage.data; a single disk failure loses both \
+                 copies (see README: separate disks)",
+                s.mirror.display()
+            ),
+        );
+    }
+    for (dir, name) in [(&s.data, "storage.data"), (&s.mirror, "storage.mirror")] {
+        if lexical_absolute(&s.key_file).starts_with(lexical_absolute(dir)) {
+            error(
+                out,
+                "storage.key_file",
+                format!(
+                    "{} is inside {name}; the master key must be kept apart from the data it \
+                     protects",
+                    s.key_file.display()
+                ),
+            );
+        }
+    }
+    if let Ok(meta) = std::fs::metadata(&s.key_file) {
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            error(
+                out,
+                "storage.key_file",
+                format!(
+                    "{} has mode {mode:o}, readable by group or others; run `chmod 600 {}`",
+                    s.key_file.display(),
+                    s.key_file.display()
+                ),
+            );
+        }
+    }
+    if !(MIN_SEGMENT..=MAX_SEGMENT).contains(&s.segment_bytes) {
+        error(
+            out,
+            "storage.segment_bytes",
+            format!(
+                "{} is outside {MIN_SEGMENT}..={MAX_SEGMENT}",
+                s.segment_bytes
+            ),
+        );
+    }
+}
+
+fn check_server(config: &Config, out: &mut Vec<Finding>) {
+    let s = &config.server;
+    match (&s.tls_cert, &s.tls_key) {
+        (Some(_), None) => error(
+            out,
+            "server.tls_key",
+            "missing while server.tls_cert is set".into(),
+        ),
+        (None, Some(_)) => error(
+            out,
+            "server.tls_cert",
+            "missing while server.tls_key is set".into(),
+        ),
+        (None, None) if !s.listen.ip().is_loopback() => warning(
+            out,
+            "server.tls_cert",
+            format!(
+                "not set while listening on {}; clients will see a self-signed certificate",
+                s.listen
+            ),
+        ),
+        _ => {}
+    }
+    if !matches!(s.tls_min_version.as_str(), "1.2" | "1.3") {
+        error(
+            out,
+            "server.tls_min_version",
+            format!(
+                "`{}` refused; only \"1.2\" and \"1.3\" are allowed (TLS 1.0/1.1 and SSL are \
+                 never offered)",
+                s.tls_min_version
+            ),
+        );
+    }
+    if s.hsts_max_age_secs < MIN_HSTS_SECS {
+        error(
+            out,
+            "server.hsts_max_age_secs",
+            format!(
+                "{} is below one year ({MIN_HSTS_SECS})",
+                s.hsts_max_age_secs
+            ),
+        );
+    }
+    if !(1..=60).contains(&s.handshake_timeout_secs) {
+        error(
+            out,
+            "server.handshake_timeout_secs",
+            format!("{} is outside 1..=60 seconds", s.handshake_timeout_secs),
+        );
+    }
+}
+
+fn check_log(config: &Config, out: &mut Vec<Finding>) {
+    if !matches!(config.log.format.as_str(), "json" | "text") {
+        error(
+            out,
+            "log.format",
+            format!("`{}` refused; use \"json\" or \"text\"", config.log.format),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(config: &Config) -> Vec<&'static str> {
+        run(config)
+            .into_iter()
+            .filter(|f| f.severity == Severity::Error)
+            .map(|f| f.setting)
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_safe() {
+        assert_eq!(errors(&Config::default()), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn unsafe_settings_are_refused_by_name() {
+        type Edit = fn(&mut Config);
+        let cases: &[(&str, Edit, &str)] = &[
+            (
+                "same dirs",
+                |c| c.storage.mirror = c.storage.data.clone(),
+                "storage.mirror",
+            ),
+            (
+                "nested",
+                |c| c.storage.mirror = c.storage.data.join("m"),
+                "storage.mirror",
+            ),
+            (
+                "dotted",
+                |c| c.storage.mirror = "strongroom/x/../data".into(),
+                "storage.mirror",
+            ),
+            (
+                "key in data",
+                |c| c.storage.key_file = c.storage.data.join("k"),
+                "storage.key_file",
+            ),
+            (
+                "tls 1.1",
+                |c| c.server.tls_min_version = "1.1".into(),
+                "server.tls_min_version",
+            ),
+            (
+                "hsts short",
+                |c| c.server.hsts_max_age_secs = 60,
+                "server.hsts_max_age_secs",
+            ),
+            (
+                "cert only",
+                |c| c.server.tls_cert = Some("c.pem".into()),
+                "server.tls_key",
+            ),
+            (
+                "no timeout",
+                |c| c.server.handshake_timeout_secs = 0,
+                "server.handshake_timeout_secs",
+            ),
+            (
+                "tiny segment",
+                |c| c.storage.segment_bytes = 10,
+                "storage.segment_bytes",
+            ),
+            ("log", |c| c.log.format = "xml".into(), "log.format"),
+        ];
+        for (name, edit, setting) in cases {
+            let mut config = Config::default();
+            edit(&mut config);
+            let found = errors(&config);
+            assert!(
+                found.contains(setting),
+                "case {name}: expected {setting}, got {found:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn key_file_readable_by_others_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = dir.path().join("master.key");
+        std::fs::write(&key, "x").expect("write");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let mut config = Config::default();
+        config.storage.key_file = key.clone();
+        let findings = run(&config);
+        let f = findings
+            .iter()
+            .find(|f| f.setting == "storage.key_file")
+            .expect("finding");
+        assert!(f.message.contains("chmod 600"), "{f}");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        assert!(!errors(&config).contains(&"storage.key_file"));
+    }
+}

@@ -1,0 +1,176 @@
+//! Typed configuration: defaults, then a TOML file, then `STRONGROOM_*` environment variables,
+//! then command-line flags (applied by the binary). [`Config::check`] refuses unsafe settings and
+//! names the setting it refuses.
+//!
+//! This crate reads files and the environment it is handed; it never opens the data directories
+//! and never holds secrets (the master key lives in its own file, never in the config).
+
+mod check;
+mod env;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+pub use check::{Finding, Severity};
+
+/// Everything that can go wrong while loading configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("environment variable {name}: {message}")]
+    Env { name: String, message: String },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The whole configuration of a `strongroom` process.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub storage: Storage,
+    pub server: Server,
+    pub log: Log,
+}
+
+/// Where durable data lives.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Storage {
+    /// First location: journal mirror a, keyring copy a, derived state, TLS material.
+    pub data: PathBuf,
+    /// Second location: journal mirror b and keyring copy b. Put it on another disk.
+    pub mirror: PathBuf,
+    /// The master key file. Kept outside both locations.
+    pub key_file: PathBuf,
+    /// Journal segment size before roll-over, in bytes.
+    pub segment_bytes: u64,
+}
+
+/// The HTTPS listener.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Server {
+    pub listen: SocketAddr,
+    /// PEM certificate chain; when absent a self-signed certificate for localhost is made.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key matching `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// `Strict-Transport-Security: max-age` in seconds.
+    pub hsts_max_age_secs: u64,
+    /// Longest a client may take to finish the TLS handshake.
+    pub handshake_timeout_secs: u64,
+    /// Lowest TLS version offered: "1.2" or "1.3".
+    pub tls_min_version: String,
+}
+
+/// Log output.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    /// "json" (default) or "text".
+    pub format: String,
+    /// A `tracing` filter such as "info" or "strongroom=debug,info".
+    pub level: String,
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
+
+impl Default for Storage {
+    fn default() -> Self {
+        Self {
+            data: PathBuf::from("strongroom/data"),
+            mirror: PathBuf::from("strongroom/mirror"),
+            key_file: PathBuf::from("strongroom/master.key"),
+            segment_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            tls_cert: None,
+            tls_key: None,
+            hsts_max_age_secs: 31_536_000,
+            handshake_timeout_secs: 10,
+            tls_min_version: "1.2".to_owned(),
+        }
+    }
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Self {
+            format: "json".to_owned(),
+            level: "info".to_owned(),
+        }
+    }
+}
+
+impl Config {
+    /// Loads defaults, then `file` (when given), then the `STRONGROOM_*` variables of `vars`.
+    pub fn load(
+        file: Option<&Path>,
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config> {
+        let mut config = match file {
+            Some(path) => Self::from_file(path)?,
+            None => Config::default(),
+        };
+        env::apply(&mut config, vars)?;
+        Ok(config)
+    }
+
+    fn from_file(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| Error::Parse {
+            path: path.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })
+    }
+
+    /// Checks the settings for safety; see [`check`].
+    pub fn check(&self) -> Vec<Finding> {
+        check::run(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_env_override() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("strongroom.toml");
+        std::fs::write(
+            &path,
+            "[storage]\ndata = \"/srv/a\"\n[server]\nlisten = \"127.0.0.1:9000\"\n",
+        )
+        .expect("write");
+        let vars = vec![("STRONGROOM_LISTEN".to_owned(), "127.0.0.1:9001".to_owned())];
+        let config = Config::load(Some(&path), vars).expect("load");
+        assert_eq!(config.storage.data, PathBuf::from("/srv/a"));
+        assert_eq!(config.server.listen.port(), 9001);
+        assert_eq!(config.storage.mirror, Storage::default().mirror);
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused_with_their_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("strongroom.toml");
+        std::fs::write(&path, "[storage]\ndata_dir = \"/srv/a\"\n").expect("write");
+        let err = Config::load(Some(&path), Vec::new()).expect_err("must refuse");
+        assert!(err.to_string().contains("data_dir"), "{err}");
+    }
+}

@@ -1,0 +1,59 @@
+//! Sealed fields: values a tenant or user typed, sealed on their own for the state row.
+//!
+//! Format: key version (u32, big-endian) followed by `crypto::seal` output. The associated data
+//! `strongroom/field/v1|<scope>|<table>|<row id>|<field>` binds the value to its place, so a
+//! sealed name copied into another row or tenant does not open.
+
+use zeroize::Zeroizing;
+
+use crate::{Engine, Error, Result, Scope};
+
+/// Where a sealed field belongs.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldRef<'a> {
+    pub scope: Scope,
+    pub table: &'a str,
+    pub row: &'a str,
+    pub field: &'a str,
+}
+
+impl FieldRef<'_> {
+    fn aad(&self) -> Vec<u8> {
+        format!(
+            "strongroom/field/v1|{}|{}|{}|{}",
+            self.scope.key_name(),
+            self.table,
+            self.row,
+            self.field
+        )
+        .into_bytes()
+    }
+}
+
+impl Engine {
+    /// Seals `plaintext` under the scope's current key.
+    pub fn seal_field(&self, at: FieldRef<'_>, plaintext: &[u8]) -> Result<Vec<u8>> {
+        let (version, key) = {
+            let keys = self.inner.keys.read().map_err(|_| Error::Poisoned)?;
+            keys.current(&at.scope.key_name())?
+        };
+        let mut out = version.to_be_bytes().to_vec();
+        out.extend_from_slice(&crypto::seal(&key, &at.aad(), plaintext));
+        Ok(out)
+    }
+
+    /// Opens a field sealed by [`Engine::seal_field`], under whichever key version sealed it.
+    pub fn open_field(&self, at: FieldRef<'_>, sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        let Some((version, body)) = sealed.split_first_chunk::<4>() else {
+            return Err(Error::Envelope(format!(
+                "sealed {}.{} is too short",
+                at.table, at.field
+            )));
+        };
+        let key = {
+            let keys = self.inner.keys.read().map_err(|_| Error::Poisoned)?;
+            keys.key(&at.scope.key_name(), u32::from_be_bytes(*version))?
+        };
+        Ok(crypto::open(&key, &at.aad(), body)?)
+    }
+}

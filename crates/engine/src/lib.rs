@@ -1,0 +1,261 @@
+//! The system of record. Every durable change is an [`Event`], sealed under its scope's data key
+//! into a journal entry, appended to the mirrored journal, and applied to the derived state
+//! before the writer is acknowledged (read-your-writes).
+//!
+//! This crate ties the storage crates together (journal, keyring, state); it knows no HTTP and
+//! writes no SQL itself. It must never write plaintext a tenant supplied anywhere but into
+//! `crypto::seal`.
+
+mod apply;
+mod envelope;
+pub mod event;
+pub mod fields;
+pub mod lock;
+mod open;
+mod paths;
+mod rebuild;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+use crypto::Secret;
+use types::{Clock, EntryId, Timestamp, TokenId};
+
+pub use envelope::{Header, Scope};
+pub use event::{Event, TokenPrincipal};
+pub use journal::{Health, Position};
+pub use open::{Opened, Options};
+pub use paths::Paths;
+
+/// Takes the one-process lock on both locations without opening anything else (for commands
+/// such as `repair` that must not run beside a server).
+pub fn lock_dirs(paths: &Paths) -> Result<lock::DirLocks> {
+    lock::acquire(&paths.lock_files())
+}
+pub use rebuild::{RebuildReport, rebuild_state};
+pub use state_sqlite::{StateStore, TenantRow, TenantStatus, TokenRow};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path} is locked by another strongroom process ({holder}); stop it first, or use the \
+         API of the running server"
+    )]
+    Locked {
+        path: std::path::PathBuf,
+        holder: String,
+    },
+    #[error(
+        "no Strongroom data at {data}; run `strongroom serve` once to initialise it, or pass \
+         the right --data/--mirror"
+    )]
+    NotInitialised { data: std::path::PathBuf },
+    #[error(transparent)]
+    Journal(#[from] journal::Error),
+    #[error(transparent)]
+    Keyring(#[from] keyring::Error),
+    #[error("decryption failed: {0}")]
+    Crypto(#[from] crypto::Error),
+    #[error(transparent)]
+    State(#[from] state_sqlite::Error),
+    #[error("malformed journal entry: {0}")]
+    Envelope(String),
+    #[error("derived state is at seq {state_at} but the next entry to apply is {next}")]
+    Gap { state_at: u64, next: u64 },
+    #[error(
+        "writes are refused: the derived state could not be updated ({0}); restart strongroom \
+         to replay the journal"
+    )]
+    StateFailed(String),
+    #[error("internal lock poisoned by a panic")]
+    Poisoned,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// True when the write was refused because storage cannot take it (fail closed): a mirror is
+    /// down, the journal is degraded or closed, or the derived state failed.
+    pub fn is_write_refused(&self) -> bool {
+        matches!(
+            self,
+            Error::Journal(
+                journal::Error::Unavailable { .. }
+                    | journal::Error::MirrorFailed { .. }
+                    | journal::Error::Closed
+            ) | Error::StateFailed(_)
+        )
+    }
+}
+
+/// A committed entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Committed {
+    pub position: Position,
+    pub entry: EntryId,
+    pub at: Timestamp,
+}
+
+/// The engine: cheap to clone, shared by every request.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    paths: Paths,
+    journal: journal::Journal,
+    keys: Arc<RwLock<keyring::Keyring>>,
+    state: Arc<StateStore>,
+    clock: Arc<dyn Clock>,
+    state_failed: Arc<AtomicBool>,
+    _locks: lock::DirLocks,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("paths", &self.inner.paths)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    pub fn paths(&self) -> &Paths {
+        &self.inner.paths
+    }
+
+    pub fn state(&self) -> &StateStore {
+        &self.inner.state
+    }
+
+    pub fn journal(&self) -> &journal::Journal {
+        &self.inner.journal
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.inner.clock.now()
+    }
+
+    /// `Healthy` only when both mirrors take writes and the state keeps up.
+    pub fn health(&self) -> Health {
+        if self.inner.state_failed.load(Ordering::SeqCst) {
+            return Health::Degraded {
+                cause: "derived state update failed; restart to replay".into(),
+            };
+        }
+        self.inner.journal.health()
+    }
+
+    fn seal_entry(&self, scope: Scope, event: &Event) -> Result<(Header, Vec<u8>)> {
+        if self.inner.state_failed.load(Ordering::SeqCst) {
+            return Err(Error::StateFailed("an earlier apply failed".into()));
+        }
+        let (version, key) = {
+            let keys = self.inner.keys.read().map_err(|_| Error::Poisoned)?;
+            keys.current(&scope.key_name())?
+        };
+        let header = Header {
+            scope,
+            key_version: version,
+            entry: EntryId::random(),
+            at: self.now(),
+        };
+        let body = zeroize::Zeroizing::new(
+            serde_json::to_vec(event).map_err(|e| Error::Envelope(e.to_string()))?,
+        );
+        let sealed = crypto::seal(&key, &header.aad(), &body);
+        Ok((header, envelope::encode(&header, &sealed)))
+    }
+
+    fn committed(&self, header: Header, appended: journal::Result<Position>) -> Result<Committed> {
+        match appended {
+            Ok(position) => Ok(Committed {
+                position,
+                entry: header.entry,
+                at: header.at,
+            }),
+            Err(journal::Error::Hook(cause)) => Err(Error::StateFailed(cause)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Seals `event` under `scope`'s current key and returns once it is durable in both mirrors
+    /// and applied to the state.
+    pub async fn commit(&self, scope: Scope, event: &Event) -> Result<Committed> {
+        let (header, payload) = self.seal_entry(scope, event)?;
+        let appended = self.inner.journal.append(payload).await;
+        self.committed(header, appended)
+    }
+
+    /// [`Engine::commit`] for callers outside an async runtime (the CLI).
+    pub fn commit_blocking(&self, scope: Scope, event: &Event) -> Result<Committed> {
+        let (header, payload) = self.seal_entry(scope, event)?;
+        let appended = self.inner.journal.append_blocking(payload);
+        self.committed(header, appended)
+    }
+
+    /// Creates the data key of a new scope in the keyring (both copies) before its first entry.
+    pub fn create_scope(&self, scope: Scope) -> Result<()> {
+        let mut keys = self.inner.keys.write().map_err(|_| Error::Poisoned)?;
+        keys.add_scope(&scope.key_name(), self.now().millis())?;
+        Ok(())
+    }
+
+    /// Starts a new data key version for `scope`; older entries stay readable.
+    pub fn rotate_key_blocking(&self, scope: Scope) -> Result<u32> {
+        let version = {
+            let mut keys = self.inner.keys.write().map_err(|_| Error::Poisoned)?;
+            keys.rotate(&scope.key_name(), self.now().millis())?
+        };
+        self.commit_blocking(
+            Scope::System,
+            &Event::KeyRotated {
+                scope: scope.key_name(),
+                version,
+            },
+        )?;
+        Ok(version)
+    }
+
+    /// The keyring's view of every scope (no key material).
+    pub fn key_scopes(&self) -> Result<Vec<keyring::ScopeInfo>> {
+        let keys = self.inner.keys.read().map_err(|_| Error::Poisoned)?;
+        Ok(keys.scopes())
+    }
+
+    /// Issues an API token; the secret is returned once and only its hash is kept.
+    pub fn issue_token_blocking(
+        &self,
+        principal: TokenPrincipal,
+    ) -> Result<(TokenId, Secret<String>)> {
+        let secret = crypto::generate_token("srt_");
+        let hash = crypto::token_hash(secret.expose());
+        let token = TokenId::random();
+        let event = Event::TokenIssued {
+            token,
+            hash: event::Blob(hash.to_vec()),
+            principal,
+        };
+        self.commit_blocking(Scope::System, &event)?;
+        Ok((token, secret))
+    }
+
+    /// Finds the token a bearer secret belongs to.
+    pub fn authenticate_token(&self, secret: &str) -> Result<Option<TokenRow>> {
+        Ok(self
+            .inner
+            .state
+            .find_token_by_hash(&crypto::token_hash(secret))?)
+    }
+
+    /// Stops the journal writer after it drains.
+    pub fn shutdown(&self) {
+        self.inner.journal.shutdown();
+    }
+}

@@ -1,0 +1,56 @@
+//! Where everything lives, derived from the three configured locations. No other module invents
+//! a path.
+
+use std::path::{Path, PathBuf};
+
+/// The three configured locations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paths {
+    /// Location a: journal mirror a, keyring copy a, derived state, TLS material.
+    pub data: PathBuf,
+    /// Location b: journal mirror b, keyring copy b.
+    pub mirror: PathBuf,
+    /// The master key file, outside both locations.
+    pub key_file: PathBuf,
+}
+
+impl Paths {
+    pub fn journal_a(&self) -> PathBuf {
+        self.data.join("journal")
+    }
+
+    pub fn journal_b(&self) -> PathBuf {
+        self.mirror.join("journal")
+    }
+
+    pub fn keyring_dirs(&self) -> [PathBuf; 2] {
+        [self.data.join("keyring"), self.mirror.join("keyring")]
+    }
+
+    pub fn state(&self) -> PathBuf {
+        self.data.join("state.sqlite")
+    }
+
+    pub fn tls_dir(&self) -> PathBuf {
+        self.data.join("tls")
+    }
+
+    pub fn lock_files(&self) -> [PathBuf; 2] {
+        [
+            self.data.join("strongroom.lock"),
+            self.mirror.join("strongroom.lock"),
+        ]
+    }
+
+    /// True when nothing has been initialised yet at these locations.
+    pub fn is_fresh(&self) -> bool {
+        let empty = |p: &Path| {
+            std::fs::read_dir(p)
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(true)
+        };
+        !keyring::Keyring::exists(&self.keyring_dirs())
+            && empty(&self.journal_a())
+            && empty(&self.journal_b())
+    }
+}

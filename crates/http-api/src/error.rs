@@ -1,0 +1,140 @@
+//! The one error type of the edge: a stable machine `code`, a human `message`, rendered as an
+//! RFC 9457 `application/problem+json` body. Causes of 5xx errors are logged, never sent — except
+//! the journal's fail-closed cause, which operators need to see and which names no tenant data.
+
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+/// An error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid bearer token is required",
+        )
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; see server logs",
+        )
+    }
+}
+
+pub(crate) fn problem(status: StatusCode, code: &str, message: &str) -> Response {
+    let body = serde_json::json!({
+        "type": format!("https://strongroom.dev/problems/{code}"),
+        "title": status.canonical_reason().unwrap_or("error"),
+        "status": status.as_u16(),
+        "code": code,
+        "detail": message,
+    });
+    let mut response = (status, body.to_string()).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json; charset=utf-8"),
+    );
+    if status == StatusCode::UNAUTHORIZED {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        problem(self.status, self.code, &self.message)
+    }
+}
+
+impl From<engine::Error> for ApiError {
+    fn from(e: engine::Error) -> Self {
+        if e.is_write_refused() {
+            tracing::error!(error = %e, "write refused: storage unavailable");
+            return Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                e.to_string(),
+            );
+        }
+        tracing::error!(error = %e, "internal error");
+        Self::internal()
+    }
+}
+
+impl From<tenancy::Error> for ApiError {
+    fn from(e: tenancy::Error) -> Self {
+        match e {
+            tenancy::Error::NotFound(_) => Self::not_found(),
+            tenancy::Error::InvalidName(why) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_name",
+                format!("name: {why}"),
+            ),
+            tenancy::Error::Engine(e) => e.into(),
+        }
+    }
+}
+
+pub(crate) async fn not_found() -> ApiError {
+    ApiError::not_found()
+}
+
+fn is_problem(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/problem+json"))
+}
+
+/// Gives error responses produced by axum itself (405, 413, query rejections, …) a
+/// problem+json body, keeping their short text as the detail.
+pub(crate) async fn problem_for_bare_errors(req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) || is_problem(&response) {
+        return response;
+    }
+    let code = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+        StatusCode::BAD_REQUEST => "bad_request",
+        _ => "error",
+    };
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let mut message = String::from_utf8_lossy(&text).trim().to_owned();
+    if message.is_empty() || status.is_server_error() {
+        message = status.canonical_reason().unwrap_or("error").to_lowercase();
+    }
+    let fresh = problem(status, code, &message);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.extend(fresh.headers().clone());
+    Response::from_parts(parts, fresh.into_body())
+}

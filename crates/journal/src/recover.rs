@@ -1,0 +1,247 @@
+//! Recovery on open: bring both mirrors to the same valid state, or refuse.
+//!
+//! Refusals (damage before the last segment, disagreeing mirrors, a missing mirror) happen before
+//! anything is written. Only two kinds of change are made: truncating a torn tail of a mirror's
+//! last segment, and copying frames or segment files that one mirror lacks from the other. This
+//! module must never drop an entry that the other mirror does not also lack.
+
+use std::fmt;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use crate::Position;
+use crate::compare::{a_covers_b, first_divergence};
+use crate::error::{Error, Result};
+use crate::format::{SegmentHeader, ZERO_HASH};
+use crate::fsutil::{
+    copy_file_atomic, copy_range, create_dir_durable, create_segment, fsync_dir, remove_file,
+    truncate,
+};
+use crate::scan::{DirState, MirrorScan, ScannedSegment, scan_mirror};
+
+/// What `Journal::open` found and did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpenReport {
+    /// One human-readable line per action or finding, in order.
+    pub lines: Vec<String>,
+    /// The last committed entry after recovery.
+    pub head: Position,
+}
+
+impl fmt::Display for OpenReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for line in &self.lines {
+            writeln!(f, "{line}")?;
+        }
+        write!(f, "journal open: head at entry {}", self.head.seq)
+    }
+}
+
+/// Where the writer continues after recovery.
+#[derive(Debug)]
+pub(crate) struct Recovered {
+    pub report: OpenReport,
+    /// File name of the last segment (identical in both mirrors).
+    pub last_segment: String,
+    pub last_first_seq: u64,
+    /// Length of the last segment (identical in both mirrors).
+    pub last_len: u64,
+}
+
+/// Opens or creates the journal files in `a` and `b`, repairing only torn tails and lagging
+/// mirrors.
+pub(crate) fn recover(a: &Path, b: &Path) -> Result<Recovered> {
+    let scan_a = scan_mirror(a)?;
+    let scan_b = scan_mirror(b)?;
+    let mut lines = Vec::new();
+    let state = |s: &MirrorScan| s.listing.state == DirState::Present;
+    let result = match (state(&scan_a), state(&scan_b)) {
+        (false, false) => create_fresh(a, b, &mut lines)?,
+        (false, true) => return Err(Error::MirrorMissing { mirror: a.into() }),
+        (true, false) => return Err(Error::MirrorMissing { mirror: b.into() }),
+        (true, true) => {
+            refuse_damage(&scan_a)?;
+            refuse_damage(&scan_b)?;
+            if let Some(d) = first_divergence(&scan_a, &scan_b)? {
+                return Err(d.into_error(&scan_a, &scan_b));
+            }
+            reconcile(scan_a, scan_b, &mut lines)?
+        }
+    };
+    let last = result.last().ok_or_else(|| Error::Damaged {
+        segment: a.to_path_buf(),
+        offset: 0,
+        reason: "no segment left after recovery".to_owned(),
+    })?;
+    if let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b))
+        && ma.dev() == mb.dev()
+    {
+        let note = format!(
+            "warning: both mirrors are on the same file system (device {}); one disk failure \
+             would lose both. Put {} and {} on separate disks",
+            ma.dev(),
+            a.display(),
+            b.display()
+        );
+        tracing::warn!("{note}");
+        lines.push(note);
+    }
+    Ok(Recovered {
+        last_segment: last.name.clone(),
+        last_first_seq: last.first_seq,
+        last_len: last.valid_len,
+        report: OpenReport {
+            lines,
+            head: Position {
+                seq: last.end_seq,
+                hash: last.end_hash,
+            },
+        },
+    })
+}
+
+fn refuse_damage(scan: &MirrorScan) -> Result<()> {
+    match &scan.problem {
+        Some(p) if !scan.torn => Err(Error::Damaged {
+            segment: p.segment.clone(),
+            offset: p.offset,
+            reason: p.reason.clone(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Creates both mirror directories and the first segment in each.
+fn create_fresh(a: &Path, b: &Path, lines: &mut Vec<String>) -> Result<Vec<ScannedSegment>> {
+    let header = SegmentHeader {
+        first_seq: 1,
+        prev_hash: ZERO_HASH,
+    };
+    let mut segments = Vec::new();
+    for dir in [a, b] {
+        create_dir_durable(dir)?;
+        let (_file, path) = create_segment(dir, &header)?;
+        segments.push(ScannedSegment {
+            first_seq: 1,
+            name: crate::format::segment_name(1),
+            path,
+            file_len: crate::format::HEADER_LEN,
+            valid_len: crate::format::HEADER_LEN,
+            end_seq: 0,
+            end_hash: ZERO_HASH,
+        });
+    }
+    lines.push(format!(
+        "fresh journal created in {} and {}",
+        a.display(),
+        b.display()
+    ));
+    segments.truncate(1);
+    Ok(segments)
+}
+
+/// Both mirrors are present, neither is damaged before its last segment, and they agree: remove
+/// leftover temp files, truncate torn tails, and copy what the shorter mirror lacks. Returns the
+/// (now identical) segment layout.
+pub(crate) fn reconcile(
+    mut a: MirrorScan,
+    mut b: MirrorScan,
+    lines: &mut Vec<String>,
+) -> Result<Vec<ScannedSegment>> {
+    for scan in [&mut a, &mut b] {
+        clean_tmp_files(scan, lines)?;
+        truncate_torn_tail(scan, lines)?;
+    }
+    let (src, dst) = if a_covers_b(&a, &b) {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
+    copy_missing(src, dst, lines)?;
+    Ok(src.segments.clone())
+}
+
+pub(crate) fn clean_tmp_files(scan: &MirrorScan, lines: &mut Vec<String>) -> Result<()> {
+    for tmp in &scan.listing.tmp_files {
+        remove_file(tmp)?;
+        lines.push(format!(
+            "removed leftover temporary file {} (an interrupted segment creation)",
+            tmp.display()
+        ));
+    }
+    if !scan.listing.tmp_files.is_empty() {
+        fsync_dir(&scan.dir)?;
+    }
+    Ok(())
+}
+
+/// Cuts the last segment back to its valid prefix when the scan found a torn tail.
+pub(crate) fn truncate_torn_tail(scan: &mut MirrorScan, lines: &mut Vec<String>) -> Result<()> {
+    if !scan.torn {
+        return Ok(());
+    }
+    let (Some(problem), Some(last)) = (scan.problem.take(), scan.segments.last_mut()) else {
+        return Ok(());
+    };
+    truncate(&last.path, last.valid_len)?;
+    lines.push(format!(
+        "torn tail truncated in mirror {} at segment {} offset {}: {} bytes discarded ({})",
+        scan.dir.display(),
+        last.name,
+        last.valid_len,
+        last.file_len - last.valid_len,
+        problem.reason
+    ));
+    tracing::warn!(
+        mirror = %scan.dir.display(),
+        segment = %last.name,
+        offset = last.valid_len,
+        "torn tail truncated: {}",
+        problem.reason
+    );
+    last.file_len = last.valid_len;
+    scan.torn = false;
+    Ok(())
+}
+
+/// Copies into `dst` every frame and segment file of `src` that `dst` lacks. The mirrors agree
+/// (checked by the caller), so `dst`'s last segment is a prefix of `src`'s same segment.
+pub(crate) fn copy_missing(
+    src: &MirrorScan,
+    dst: &MirrorScan,
+    lines: &mut Vec<String>,
+) -> Result<()> {
+    let mut new_files = 0usize;
+    let mut bytes = 0u64;
+    for (i, seg) in src.segments.iter().enumerate() {
+        match dst.segments.get(i) {
+            Some(d) if d.valid_len < seg.valid_len => {
+                copy_range(&seg.path, &d.path, d.valid_len, seg.valid_len)?;
+                bytes += seg.valid_len - d.valid_len;
+            }
+            Some(_) => {}
+            None => {
+                copy_file_atomic(&seg.path, seg.valid_len, &dst.dir, &seg.name)?;
+                new_files += 1;
+                bytes += seg.valid_len;
+            }
+        }
+    }
+    if new_files > 0 {
+        fsync_dir(&dst.dir)?;
+    }
+    if bytes > 0 {
+        let entries = src.head.seq - dst.head.seq;
+        let line = format!(
+            "{entries} entries (seq {}..={}) copied from mirror {} to mirror {}: {bytes} bytes, \
+             {new_files} new segment files",
+            dst.head.seq + 1,
+            src.head.seq,
+            src.dir.display(),
+            dst.dir.display()
+        );
+        tracing::warn!("{line}");
+        lines.push(line);
+    }
+    Ok(())
+}

@@ -1,0 +1,277 @@
+//! The derived state: a SQLite database rebuilt from the journal at will.
+//!
+//! It holds only ciphertext, ids, timestamps, counters and keyed hashes; callers hand it sealed
+//! bytes and it never sees a key. It is the only crate that writes SQL. It must never be treated
+//! as the system of record: every row here can be recomputed by replaying the journal, and
+//! [`StateStore::digest`] proves that a rebuild matches.
+
+mod digest;
+mod rows;
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OpenFlags, params};
+use types::TenantId;
+
+pub use rows::{Applied, TenantRow, TenantStatus, TokenRow};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("state database {path}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("state database {path} has schema version {found}, this build expects {expected}")]
+    Schema {
+        path: PathBuf,
+        found: i64,
+        expected: i64,
+    },
+    #[error("state database {path} holds a malformed row in {table}: {reason}")]
+    Corrupt {
+        path: PathBuf,
+        table: &'static str,
+        reason: String,
+    },
+    #[error("state database lock poisoned by a panic in another thread")]
+    Poisoned,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The derived state store: one writer connection, a few readers (WAL mode).
+pub struct StateStore {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for StateStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StateStore {
+    /// Opens (creating when absent) the database at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<StateStore> {
+        let path = path.to_owned();
+        let conn = Connection::open(&path).map_err(|source| Error::Sqlite {
+            path: path.clone(),
+            source,
+        })?;
+        schema::prepare(&conn, &path)?;
+        Ok(StateStore {
+            path,
+            writer: Mutex::new(conn),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
+        |source| Error::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Runs `f` inside one write transaction; it commits only when `f` succeeds.
+    pub fn write<T>(&self, f: impl FnOnce(&mut WriteTx<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.writer.lock().map_err(|_| Error::Poisoned)?;
+        let tx = conn.transaction().map_err(self.err())?;
+        let mut wtx = WriteTx {
+            tx,
+            path: &self.path,
+        };
+        let out = f(&mut wtx)?;
+        wtx.tx.commit().map_err(self.err())?;
+        Ok(out)
+    }
+
+    fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let conn = self.readers.lock().map_err(|_| Error::Poisoned)?.pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => {
+                let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                let c = Connection::open_with_flags(&self.path, flags).map_err(self.err())?;
+                c.busy_timeout(std::time::Duration::from_secs(5))
+                    .map_err(self.err())?;
+                c
+            }
+        };
+        let out = f(&conn);
+        if let Ok(mut pool) = self.readers.lock()
+            && pool.len() < 8
+        {
+            pool.push(conn);
+        }
+        out
+    }
+
+    /// Empties every table and rewinds to journal position 0, in one transaction.
+    pub fn reset(&self) -> Result<()> {
+        self.write(|tx| {
+            for table in schema::TABLES {
+                tx.tx
+                    .execute(&format!("DELETE FROM {table}"), [])
+                    .map_err(tx.err())?;
+            }
+            tx.set_applied(Applied {
+                seq: 0,
+                hash: [0; 32],
+            })
+        })
+    }
+
+    /// The journal position this state reflects.
+    pub fn applied(&self) -> Result<Applied> {
+        self.with_reader(|c| rows::applied(c, &self.path))
+    }
+
+    pub fn find_tenant(&self, id: TenantId) -> Result<Option<TenantRow>> {
+        self.with_reader(|c| rows::find_tenant(c, &self.path, id))
+    }
+
+    /// Tenants ordered by id, strictly after `after`, at most `limit`.
+    pub fn list_tenants(&self, after: Option<TenantId>, limit: u32) -> Result<Vec<TenantRow>> {
+        self.with_reader(|c| rows::list_tenants(c, &self.path, after, limit))
+    }
+
+    pub fn find_token_by_hash(&self, hash: &[u8; 32]) -> Result<Option<TokenRow>> {
+        self.with_reader(|c| rows::find_token_by_hash(c, &self.path, hash))
+    }
+
+    /// SHA-256 over a canonical dump of every table, ordered by primary key.
+    pub fn digest(&self) -> Result<[u8; 32]> {
+        self.with_reader(|c| digest::compute(c, &self.path))
+    }
+
+    /// Number of rows in each table, for reports.
+    pub fn counts(&self) -> Result<Vec<(&'static str, i64)>> {
+        self.with_reader(|c| {
+            schema::TABLES
+                .iter()
+                .map(|t| {
+                    let n: i64 = c
+                        .query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))
+                        .map_err(|source| Error::Sqlite {
+                            path: self.path.clone(),
+                            source,
+                        })?;
+                    Ok((*t, n))
+                })
+                .collect()
+        })
+    }
+}
+
+/// The write side, only reachable inside [`StateStore::write`].
+pub struct WriteTx<'a> {
+    tx: rusqlite::Transaction<'a>,
+    path: &'a Path,
+}
+
+impl WriteTx<'_> {
+    fn err(&self) -> impl Fn(rusqlite::Error) -> Error + '_ {
+        |source| Error::Sqlite {
+            path: self.path.to_owned(),
+            source,
+        }
+    }
+
+    pub fn applied(&self) -> Result<Applied> {
+        rows::applied(&self.tx, self.path)
+    }
+
+    pub fn set_applied(&mut self, applied: Applied) -> Result<()> {
+        self.tx
+            .execute(
+                "UPDATE meta SET applied_seq = ?1, applied_hash = ?2",
+                params![applied.seq as i64, &applied.hash[..]],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    pub fn create_tenant(&mut self, row: &TenantRow) -> Result<()> {
+        self.tx
+            .execute(
+                "INSERT INTO tenants (id, name_sealed, status, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    row.id.to_string(),
+                    row.name_sealed,
+                    row.status.as_str(),
+                    row.created_at.millis(),
+                    row.updated_at.millis()
+                ],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// Sets a tenant's status; returns false when the tenant does not exist.
+    pub fn update_tenant_status(
+        &mut self,
+        id: TenantId,
+        status: TenantStatus,
+        at: types::Timestamp,
+    ) -> Result<bool> {
+        let n = self
+            .tx
+            .execute(
+                "UPDATE tenants SET status = ?2, updated_at = ?3 WHERE id = ?1",
+                params![id.to_string(), status.as_str(), at.millis()],
+            )
+            .map_err(self.err())?;
+        Ok(n == 1)
+    }
+
+    pub fn create_token(&mut self, row: &TokenRow) -> Result<()> {
+        self.tx
+            .execute(
+                "INSERT INTO api_tokens (id, token_hash, principal, created_at) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    row.id.to_string(),
+                    &row.hash[..],
+                    row.principal,
+                    row.created_at.millis()
+                ],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    pub fn find_tenant(&self, id: TenantId) -> Result<Option<TenantRow>> {
+        rows::find_tenant(&self.tx, self.path, id)
+    }
+}
+
+/// Returns true when a state database file exists at `path`.
+pub fn exists(path: &Path) -> bool {
+    path.exists()
+}
+
+/// Removes a state database and its WAL side files.
+pub fn remove(path: &Path) -> std::io::Result<()> {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        match std::fs::remove_file(PathBuf::from(p)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,222 @@
+//! Offline administration commands. Each takes the data-directory lock (through the engine) so it
+//! can never run beside a live server on the same data.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use engine::{Engine, Options, Scope, TenantStatus};
+use tenancy::{Tenancy, Tenant};
+use types::TenantId;
+
+use crate::cli::{RotateArgs, StorageArgs};
+use crate::settings;
+
+fn open(storage: &StorageArgs) -> anyhow::Result<Engine> {
+    let (config, paths) = settings::for_admin(storage)?;
+    let options = Options {
+        segment_bytes: config.storage.segment_bytes,
+        ..Options::default()
+    };
+    let opened = Engine::open(&paths, options).context("opening the data directories")?;
+    for line in opened.report {
+        eprintln!("open: {line}");
+    }
+    Ok(opened.engine)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `strongroom verify`: both mirrors, checksums, chain; both keyring copies.
+pub fn verify(storage: &StorageArgs) -> anyhow::Result<ExitCode> {
+    let (_, paths) = settings::for_admin(storage)?;
+    let report = journal::verify(&paths.journal_a(), &paths.journal_b());
+    println!("{report}");
+    let dirs = paths.keyring_dirs();
+    let copies: Vec<Option<Vec<u8>>> = dirs
+        .iter()
+        .map(|d| std::fs::read(d.join("keyring.json")).ok())
+        .collect();
+    let keyring_ok = match (&copies[0], &copies[1]) {
+        (Some(a), Some(b)) if a == b => {
+            println!("keyring: both copies identical ({} bytes)", a.len());
+            true
+        }
+        (Some(_), Some(_)) => {
+            println!("keyring: the two copies differ; run `strongroom repair`");
+            false
+        }
+        _ => {
+            println!(
+                "keyring: a copy is missing in {} or {}",
+                dirs[0].display(),
+                dirs[1].display()
+            );
+            false
+        }
+    };
+    if report.is_ok() && keyring_ok {
+        println!("verify: ok");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("verify: FAILED");
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+/// `strongroom repair`: rebuild a lost or damaged mirror and keyring copy from the healthy one.
+pub fn repair(storage: &StorageArgs) -> anyhow::Result<ExitCode> {
+    let (_, paths) = settings::for_admin(storage)?;
+    let _locks = engine::lock_dirs(&paths)?;
+    let report = journal::repair(&paths.journal_a(), &paths.journal_b())
+        .context("repairing the journal mirrors")?;
+    println!("{report}");
+    if keyring::Keyring::exists(&paths.keyring_dirs()) {
+        let master = keyring::load_master_for(&paths.key_file, &paths.keyring_dirs())?;
+        let (_, lines) = keyring::Keyring::open(paths.keyring_dirs(), &master)?;
+        for line in &lines {
+            println!("keyring: {line}");
+        }
+        if lines.is_empty() {
+            println!("keyring: both copies are current");
+        }
+    }
+    println!("repair: done; run `strongroom verify` to confirm");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `strongroom rebuild-state`.
+pub fn rebuild_state(storage: &StorageArgs) -> anyhow::Result<ExitCode> {
+    let (config, paths) = settings::for_admin(storage)?;
+    let options = Options {
+        segment_bytes: config.storage.segment_bytes,
+        ..Options::default()
+    };
+    let report = engine::rebuild_state(&paths, options)?;
+    for line in &report.report {
+        eprintln!("open: {line}");
+    }
+    println!("journal head: {}", report.head);
+    println!("live state digest:    {}", hex(&report.live));
+    println!("rebuilt state digest: {}", hex(&report.rebuilt));
+    if report.identical() {
+        println!("rebuild-state: identical; the rebuilt state is now live");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("rebuild-state: DIFFERENT; the rebuilt state (from the journal) is now live");
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+/// `strongroom state digest`.
+pub fn state_digest(storage: &StorageArgs) -> anyhow::Result<ExitCode> {
+    let engine = open(storage)?;
+    println!("{}", hex(&engine.state().digest()?));
+    engine.shutdown();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `strongroom keys rotate`.
+pub fn rotate(args: &RotateArgs) -> anyhow::Result<ExitCode> {
+    if args.target.master {
+        let (_, paths) = settings::for_admin(&args.storage)?;
+        let _locks = engine::lock_dirs(&paths)?;
+        let rotation = keyring::rotate_master(&paths.key_file, paths.keyring_dirs())?;
+        for line in &rotation.report {
+            println!("keyring: {line}");
+        }
+        println!(
+            "master key rotated: {} -> {}; keyring generation {} re-wrapped in both copies; the \
+             old key is gone (keep an offline copy of the new one)",
+            rotation.old_fingerprint, rotation.new_fingerprint, rotation.generation
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let engine = open(&args.storage)?;
+    let scope = match &args.target.tenant {
+        Some(raw) => {
+            let id: TenantId = raw.parse()?;
+            if engine.state().find_tenant(id)?.is_none() {
+                bail!("tenant {id} does not exist");
+            }
+            Scope::Tenant(id)
+        }
+        None => Scope::System,
+    };
+    let version = engine.rotate_key_blocking(scope)?;
+    println!(
+        "rotated {}: new writes use key version {version}",
+        scope.key_name()
+    );
+    engine.shutdown();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `strongroom keys list`.
+pub fn keys_list(storage: &StorageArgs) -> anyhow::Result<ExitCode> {
+    let engine = open(storage)?;
+    for scope in engine.key_scopes()? {
+        let versions: Vec<String> = scope
+            .versions
+            .iter()
+            .map(|v| v.version.to_string())
+            .collect();
+        let state = match scope.destroyed_at {
+            Some(at) => format!("destroyed at {at}"),
+            None => format!("current version {}", scope.current),
+        };
+        println!(
+            "{}: {state}; versions [{}]",
+            scope.scope,
+            versions.join(", ")
+        );
+    }
+    engine.shutdown();
+    Ok(ExitCode::SUCCESS)
+}
+
+pub enum TenantAction {
+    Create(String),
+    List,
+    Show(String),
+    Suspend(String),
+    Resume(String),
+}
+
+fn print_tenant(t: &Tenant) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string(t)?);
+    Ok(())
+}
+
+/// `strongroom tenants …`.
+pub fn tenants(storage: &StorageArgs, action: TenantAction) -> anyhow::Result<ExitCode> {
+    let engine = open(storage)?;
+    let tenancy = Tenancy::new(engine.clone());
+    let parse = |raw: &str| -> anyhow::Result<TenantId> { Ok(raw.parse()?) };
+    match action {
+        TenantAction::Create(name) => print_tenant(&tenancy.create_blocking(&name)?)?,
+        TenantAction::Show(id) => print_tenant(&tenancy.show(parse(&id)?)?)?,
+        TenantAction::Suspend(id) => {
+            print_tenant(&tenancy.set_status_blocking(parse(&id)?, TenantStatus::Suspended)?)?
+        }
+        TenantAction::Resume(id) => {
+            print_tenant(&tenancy.set_status_blocking(parse(&id)?, TenantStatus::Active)?)?
+        }
+        TenantAction::List => {
+            let mut after = None;
+            loop {
+                let page = tenancy.list(after, tenancy::MAX_PAGE)?;
+                for t in &page.items {
+                    print_tenant(t)?;
+                }
+                match page.next {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
+        }
+    }
+    engine.shutdown();
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,175 @@
+//! The command line: every subcommand and flag, with `--help` on each.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::{admin, serve, settings};
+
+/// Strongroom: a self-hostable, multi-tenant backend that keeps its security promises.
+#[derive(Debug, Parser)]
+#[command(name = "strongroom", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the data lives; shared by every command that opens it.
+#[derive(Debug, Clone, Args)]
+pub struct StorageArgs {
+    /// TOML configuration file (environment: STRONGROOM_CONFIG).
+    #[arg(long, env = "STRONGROOM_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// First location: journal mirror a, keyring copy a, derived state [default: strongroom/data]
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Second location, ideally another disk: journal mirror b, keyring copy b
+    /// [default: strongroom/mirror]
+    #[arg(long, value_name = "DIR")]
+    pub mirror: Option<PathBuf>,
+    /// Master key file, kept outside both locations [default: strongroom/master.key]
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTPS server; initialises empty locations on first run.
+    Serve(ServeArgs),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Check both journal mirrors, every checksum and the hash chain, and both keyring copies.
+    Verify(StorageArgs),
+    /// Rebuild a lost or damaged journal mirror or keyring copy from the healthy one.
+    Repair(StorageArgs),
+    /// Rebuild the derived state from the journal alone and compare it with the live one.
+    RebuildState(StorageArgs),
+    /// Key management.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Tenant administration (offline: the server must be stopped; use the API while it runs).
+    #[command(subcommand)]
+    Tenants(TenantsCommand),
+    /// Derived-state tools.
+    #[command(subcommand)]
+    State(StateCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// Address to listen on; port 0 picks a free port [default: 127.0.0.1:8443]
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<SocketAddr>,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Refuse unsafe settings, naming each one; exit status 2 when any is refused.
+    Check(ServeArgs),
+    /// Print the effective configuration after file, environment and flags.
+    Show(ServeArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Start a new data-key version (new writes use it, old entries stay readable), or with
+    /// --master replace the master key and re-wrap the keyring.
+    Rotate(RotateArgs),
+    /// List key scopes and versions (never key material).
+    List(StorageArgs),
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct RotateTarget {
+    /// Rotate this tenant's data key.
+    #[arg(long, value_name = "TENANT_ID")]
+    pub tenant: Option<String>,
+    /// Rotate the system data key.
+    #[arg(long)]
+    pub system: bool,
+    /// Replace the master key and re-wrap every key in the keyring.
+    #[arg(long)]
+    pub master: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    #[command(flatten)]
+    pub target: RotateTarget,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum TenantsCommand {
+    /// Create a tenant with its own data key.
+    Create {
+        /// Display name (1 to 200 characters).
+        name: String,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// List tenants.
+    List(StorageArgs),
+    /// Show one tenant.
+    Show {
+        /// Tenant id (tn_…).
+        id: String,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// Suspend a tenant.
+    Suspend {
+        /// Tenant id (tn_…).
+        id: String,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// Resume a suspended tenant.
+    Resume {
+        /// Tenant id (tn_…).
+        id: String,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum StateCommand {
+    /// Print the digest of the derived state (after catching up with the journal).
+    Digest(StorageArgs),
+}
+
+impl Cli {
+    pub fn run(self) -> anyhow::Result<ExitCode> {
+        match self.command {
+            Command::Serve(args) => serve::run(&args),
+            Command::Config(ConfigCommand::Check(args)) => settings::check(&args),
+            Command::Config(ConfigCommand::Show(args)) => settings::show(&args),
+            Command::Verify(args) => admin::verify(&args),
+            Command::Repair(args) => admin::repair(&args),
+            Command::RebuildState(args) => admin::rebuild_state(&args),
+            Command::Keys(KeysCommand::Rotate(args)) => admin::rotate(&args),
+            Command::Keys(KeysCommand::List(args)) => admin::keys_list(&args),
+            Command::Tenants(cmd) => run_tenants(cmd),
+            Command::State(StateCommand::Digest(args)) => admin::state_digest(&args),
+        }
+    }
+}
+
+fn run_tenants(cmd: TenantsCommand) -> anyhow::Result<ExitCode> {
+    use admin::TenantAction as A;
+    match cmd {
+        TenantsCommand::Create { name, storage } => admin::tenants(&storage, A::Create(name)),
+        TenantsCommand::List(storage) => admin::tenants(&storage, A::List),
+        TenantsCommand::Show { id, storage } => admin::tenants(&storage, A::Show(id)),
+        TenantsCommand::Suspend { id, storage } => admin::tenants(&storage, A::Suspend(id)),
+        TenantsCommand::Resume { id, storage } => admin::tenants(&storage, A::Resume(id)),
+    }
+}

@@ -1,0 +1,101 @@
+//! `strongroom serve`: check the configuration, open (or initialise) the engine, load TLS, and
+//! serve HTTPS until SIGINT or SIGTERM.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use engine::{Engine, Options};
+use tenancy::Tenancy;
+
+use crate::cli::ServeArgs;
+use crate::{settings, tls_files};
+
+fn init_logging(config: &config::Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if config.log.format == "text" {
+        builder.init();
+    } else {
+        builder.json().flatten_event(true).init();
+    }
+}
+
+pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
+    let config = settings::load(&args.storage, args.listen)?;
+    if !settings::report_findings(&config) {
+        eprintln!("refusing to start: fix the settings named above (`strongroom config check`)");
+        return Ok(ExitCode::from(2));
+    }
+    init_logging(&config);
+    let paths = settings::paths(&config);
+    let options = Options {
+        segment_bytes: config.storage.segment_bytes,
+        create: true,
+        ..Options::default()
+    };
+    let opened = Engine::open(&paths, options).context("opening the data directories")?;
+    for line in &opened.report {
+        println!("init: {line}");
+    }
+    let (tls, made) = tls_files::load(&config, &paths)?;
+    if let Some(line) = made {
+        println!("init: {line}");
+    }
+    if let Some(token) = &opened.bootstrap_token {
+        println!("bootstrap token: {}", token.expose());
+        println!("init: store this token now; it is not shown again and only its hash is kept");
+    }
+    let engine = opened.engine;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let result = runtime.block_on(serve(config, engine.clone(), tls));
+    engine.shutdown();
+    result.map(|()| ExitCode::SUCCESS)
+}
+
+async fn serve(
+    config: config::Config,
+    engine: Engine,
+    tls: Arc<http_api::tls::TlsConfig>,
+) -> anyhow::Result<()> {
+    let timeout = Duration::from_secs(config.server.handshake_timeout_secs);
+    let server = http_api::Server::bind(config.server.listen, tls, timeout).await?;
+    let addr = server.local_addr().context("reading the bound address")?;
+    let state = Arc::new(http_api::AppState {
+        tenancy: Tenancy::new(engine.clone()),
+        engine,
+        hsts_max_age_secs: config.server.hsts_max_age_secs,
+    });
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        let _ = stop.send(true);
+    });
+    println!("listening on https://{addr}");
+    tracing::info!(%addr, "listening");
+    server.serve(http_api::router(state), stopped).await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
