@@ -79,8 +79,9 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    /// True when the write was refused because storage cannot take it (fail closed): a mirror is
-    /// down, the journal is degraded or closed, or the derived state failed.
+    /// True when the write was refused because storage cannot take it (fail closed): a journal
+    /// mirror is down, the journal is degraded or closed, a keyring copy cannot be written, or
+    /// the derived state failed.
     pub fn is_write_refused(&self) -> bool {
         matches!(
             self,
@@ -88,7 +89,8 @@ impl Error {
                 journal::Error::Unavailable { .. }
                     | journal::Error::MirrorFailed { .. }
                     | journal::Error::Closed
-            ) | Error::StateFailed(_)
+            ) | Error::Keyring(keyring::Error::Io { .. })
+                | Error::StateFailed(_)
         )
     }
 }
