@@ -14,6 +14,29 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
     to_array(digest::digest(&digest::SHA256, data).as_ref())
 }
 
+/// An incremental SHA-256, for digests over data too large to hold at once.
+pub struct Sha256(digest::Context);
+
+impl Sha256 {
+    pub fn new() -> Self {
+        Self(digest::Context::new(&digest::SHA256))
+    }
+
+    pub fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+
+    pub fn finish(self) -> [u8; 32] {
+        to_array(self.0.finish().as_ref())
+    }
+}
+
+impl Default for Sha256 {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// SHA-256 of `len(domain) || domain || data`.
 pub(crate) fn domain_sha256(domain: &str, data: &[u8]) -> [u8; 32] {
     let mut ctx = digest::Context::new(&digest::SHA256);
@@ -136,5 +159,20 @@ mod tests {
         assert_eq!(a.expose(), derive_key(&key, b"strongroom/a").expose());
         assert_ne!(a.expose(), derive_key(&key, b"strongroom/b").expose());
         assert_ne!(a.expose(), key.expose());
+    }
+}
+
+#[cfg(test)]
+mod incremental_tests {
+    use super::*;
+
+    #[test]
+    fn incremental_equals_one_shot() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        let mut h = Sha256::new();
+        for chunk in data.chunks(77) {
+            h.update(chunk);
+        }
+        assert_eq!(h.finish(), sha256(&data));
     }
 }

@@ -5,9 +5,10 @@
 //! writer that is gone: every failed hand-over becomes an error.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use tokio::sync::oneshot;
 
@@ -26,11 +27,16 @@ use crate::{Entry, Health, MAX_PAYLOAD, Position};
 /// the batch's appends with [`Error::Hook`] and degrades the journal.
 pub type CommitHook = Box<dyn FnMut(&[Entry]) -> std::result::Result<(), String> + Send>;
 
+/// How long a lone blocking appender polls for its answer before sleeping.
+const LONE_APPENDER_SPIN: Duration = Duration::from_millis(2);
+
 /// State shared by the handles and the writer thread.
 pub(crate) struct Shared {
     head: Mutex<Position>,
     health: Mutex<Health>,
     closed: AtomicBool,
+    /// Blocking appends submitted and not yet answered.
+    blocking_in_flight: AtomicUsize,
     pub(crate) counters: Counters,
     pub(crate) dirs: [PathBuf; 2],
 }
@@ -123,6 +129,7 @@ impl Journal {
             head: Mutex::new(head),
             health: Mutex::new(Health::Healthy),
             closed: AtomicBool::new(false),
+            blocking_in_flight: AtomicUsize::new(0),
             counters,
             dirs: [config.a.clone(), config.b.clone()],
         });
@@ -177,8 +184,19 @@ impl Journal {
     /// worker thread (use `spawn_blocking` or the async `append`).
     pub fn append_blocking(&self, payload: Vec<u8>) -> Result<Position> {
         let (reply, wait) = blocking_pair();
-        self.inner.submit(payload, Reply::Blocking(reply))?;
-        wait.wait().unwrap_or_else(|| Err(self.inner.shared.gone()))
+        let shared = &self.inner.shared;
+        // A lone appender polls for its answer instead of sleeping (see `BlockingWait::wait`);
+        // with company it sleeps, leaving the CPU to the writer and the others.
+        let alone = shared.blocking_in_flight.fetch_add(1, Ordering::SeqCst) == 0;
+        let result = self
+            .inner
+            .submit(payload, Reply::Blocking(reply))
+            .and_then(|()| {
+                let spin = alone.then_some(LONE_APPENDER_SPIN);
+                wait.wait(spin).unwrap_or_else(|| Err(shared.gone()))
+            });
+        shared.blocking_in_flight.fetch_sub(1, Ordering::SeqCst);
+        result
     }
 
     /// The last committed entry.

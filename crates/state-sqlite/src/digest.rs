@@ -15,7 +15,7 @@ pub(crate) fn compute(c: &Connection, path: &Path) -> Result<[u8; 32]> {
         path: path.to_owned(),
         source,
     };
-    let mut buf: Vec<u8> = Vec::new();
+    let mut buf = crypto::Sha256::new();
     for table in ["meta"].iter().chain(TABLES) {
         push(&mut buf, b't', table.as_bytes());
         let order = if *table == "meta" { "applied_seq" } else { "1" };
@@ -25,10 +25,10 @@ pub(crate) fn compute(c: &Connection, path: &Path) -> Result<[u8; 32]> {
         let columns = stmt.column_count();
         let mut rows = stmt.query([]).map_err(err)?;
         while let Some(row) = rows.next().map_err(err)? {
-            buf.push(b'r');
+            buf.update(b"r");
             for i in 0..columns {
                 match row.get_ref(i).map_err(err)? {
-                    ValueRef::Null => buf.push(b'n'),
+                    ValueRef::Null => buf.update(b"n"),
                     ValueRef::Integer(v) => push(&mut buf, b'i', &v.to_be_bytes()),
                     ValueRef::Real(v) => push(&mut buf, b'f', &v.to_be_bytes()),
                     ValueRef::Text(v) => push(&mut buf, b's', v),
@@ -37,11 +37,11 @@ pub(crate) fn compute(c: &Connection, path: &Path) -> Result<[u8; 32]> {
             }
         }
     }
-    Ok(crypto::sha256(&buf))
+    Ok(buf.finish())
 }
 
-fn push(buf: &mut Vec<u8>, tag: u8, bytes: &[u8]) {
-    buf.push(tag);
-    buf.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
-    buf.extend_from_slice(bytes);
+fn push(buf: &mut crypto::Sha256, tag: u8, bytes: &[u8]) {
+    buf.update(&[tag]);
+    buf.update(&(bytes.len() as u64).to_be_bytes());
+    buf.update(bytes);
 }

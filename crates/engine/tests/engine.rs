@@ -1,0 +1,221 @@
+//! The engine end to end on real files: commit → journal (both mirrors) → state; replay after
+//! reopen; sealed bodies and fields bound to their scope; rebuild identical; no plaintext on disk.
+
+use std::sync::Arc;
+
+use engine::event::{Blob, Event, Status};
+use engine::fields::FieldRef;
+use engine::{Engine, Options, Paths, Scope, TenantStatus};
+use types::{ManualClock, TenantId, Timestamp};
+
+fn paths(root: &std::path::Path) -> Paths {
+    Paths {
+        data: root.join("data"),
+        mirror: root.join("mirror"),
+        key_file: root.join("k").join("master.key"),
+    }
+}
+
+fn options(create: bool) -> Options {
+    Options {
+        segment_bytes: 64 * 1024,
+        clock: Arc::new(ManualClock::new(Timestamp(1_700_000_000_000))),
+        create,
+    }
+}
+
+fn create_tenant(engine: &Engine, name: &str) -> TenantId {
+    let id = TenantId::random();
+    engine.create_scope(Scope::Tenant(id)).expect("scope");
+    let row = id.to_string();
+    let field = FieldRef {
+        scope: Scope::Tenant(id),
+        table: "tenants",
+        row: &row,
+        field: "name",
+    };
+    let sealed = engine.seal_field(field, name.as_bytes()).expect("seal");
+    engine
+        .commit_blocking(
+            Scope::Tenant(id),
+            &Event::TenantCreated {
+                tenant: id,
+                name: Blob(sealed),
+            },
+        )
+        .expect("commit");
+    id
+}
+
+#[test]
+fn commits_are_applied_replayed_and_rebuilt_identically() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = paths(dir.path());
+    let opened = Engine::open(&p, options(true)).expect("init");
+    assert!(
+        opened.bootstrap_token.is_some(),
+        "first open issues the bootstrap token"
+    );
+    let engine = opened.engine;
+    let ids: Vec<TenantId> = (0..50)
+        .map(|i| create_tenant(&engine, &format!("tenant {i}")))
+        .collect();
+    engine
+        .commit_blocking(
+            Scope::Tenant(ids[0]),
+            &Event::TenantStatusChanged {
+                tenant: ids[0],
+                status: Status::Suspended,
+            },
+        )
+        .expect("suspend");
+    assert_eq!(
+        engine
+            .state()
+            .find_tenant(ids[0])
+            .expect("find")
+            .expect("row")
+            .status,
+        TenantStatus::Suspended
+    );
+    let live = engine.state().digest().expect("digest");
+    let head = engine.journal().head();
+    engine.shutdown();
+    drop(engine);
+
+    // Reopen: no second bootstrap token, same state.
+    let opened = Engine::open(&p, options(false)).expect("reopen");
+    assert!(opened.bootstrap_token.is_none());
+    assert_eq!(opened.engine.journal().head(), head);
+    assert_eq!(opened.engine.state().digest().expect("digest"), live);
+    opened.engine.shutdown();
+    drop(opened);
+
+    // Lose the state entirely: it is replayed from the journal to the same digest.
+    state_sqlite::remove(&p.state()).expect("remove state");
+    let opened = Engine::open(&p, options(false)).expect("reopen");
+    assert!(
+        opened.report.iter().any(|l| l.contains("replayed")),
+        "{:?}",
+        opened.report
+    );
+    assert_eq!(opened.engine.state().digest().expect("digest"), live);
+    opened.engine.shutdown();
+    drop(opened);
+
+    let report = engine::rebuild_state(&p, options(false)).expect("rebuild");
+    assert!(report.identical(), "{report:?}");
+    assert_eq!(report.rebuilt, live);
+}
+
+#[test]
+fn sealed_fields_are_bound_to_their_tenant_and_place() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::open(&paths(dir.path()), options(true))
+        .expect("init")
+        .engine;
+    let a = create_tenant(&engine, "Alpha");
+    let b = create_tenant(&engine, "Beta");
+    let row_a = engine.state().find_tenant(a).expect("find").expect("row");
+    let (ra, rb) = (a.to_string(), b.to_string());
+    let at = |scope, row| FieldRef {
+        scope,
+        table: "tenants",
+        row,
+        field: "name",
+    };
+    let name = engine
+        .open_field(at(Scope::Tenant(a), &ra), &row_a.name_sealed)
+        .expect("open");
+    assert_eq!(name.as_slice(), b"Alpha");
+    // The same ciphertext presented as tenant b's, or as another field, does not open.
+    assert!(
+        engine
+            .open_field(at(Scope::Tenant(b), &rb), &row_a.name_sealed)
+            .is_err()
+    );
+    assert!(
+        engine
+            .open_field(at(Scope::Tenant(a), &rb), &row_a.name_sealed)
+            .is_err()
+    );
+    let other_field = FieldRef {
+        field: "email",
+        ..at(Scope::Tenant(a), &ra)
+    };
+    assert!(engine.open_field(other_field, &row_a.name_sealed).is_err());
+
+    // After rotation new seals use version 2 and old ones still open.
+    let v = engine
+        .rotate_key_blocking(Scope::Tenant(a))
+        .expect("rotate");
+    assert_eq!(v, 2);
+    let fresh = engine
+        .seal_field(at(Scope::Tenant(a), &ra), b"Alpha 2")
+        .expect("seal");
+    assert_eq!(&fresh[..4], &2u32.to_be_bytes());
+    assert_eq!(&row_a.name_sealed[..4], &1u32.to_be_bytes());
+    assert!(
+        engine
+            .open_field(at(Scope::Tenant(a), &ra), &row_a.name_sealed)
+            .is_ok()
+    );
+}
+
+#[test]
+fn no_plaintext_reaches_any_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::open(&paths(dir.path()), options(true))
+        .expect("init")
+        .engine;
+    let canary = "engine-canary-6f1d2c";
+    for i in 0..20 {
+        create_tenant(&engine, &format!("{canary} {i}"));
+    }
+    engine.shutdown();
+    drop(engine);
+    let mut stack = vec![dir.path().to_owned()];
+    let mut files = 0;
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files += 1;
+                let bytes = std::fs::read(&path).expect("read");
+                assert!(
+                    !bytes.windows(canary.len()).any(|w| w == canary.as_bytes()),
+                    "canary in {}",
+                    path.display()
+                );
+            }
+        }
+    }
+    assert!(
+        files >= 6,
+        "expected journal, keyring and state files, saw {files}"
+    );
+}
+
+#[test]
+fn a_second_engine_on_the_same_locations_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = paths(dir.path());
+    let _first = Engine::open(&p, options(true)).expect("init");
+    let second = Engine::open(&p, options(true));
+    assert!(
+        matches!(second, Err(engine::Error::Locked { .. })),
+        "{:?}",
+        second.err()
+    );
+}
+
+#[test]
+fn admin_commands_refuse_empty_locations() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let err = Engine::open(&paths(dir.path()), options(false))
+        .err()
+        .expect("must refuse");
+    assert!(err.to_string().contains("strongroom serve"), "{err}");
+}
