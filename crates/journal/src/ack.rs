@@ -1,4 +1,5 @@
-//! Acknowledging appenders: the reply channels and the acker thread.
+//! Acknowledging appenders and waiting cheaply: the reply slots, the acker thread, and the
+//! bounded polling used before a thread goes to sleep.
 //!
 //! Waking dozens of blocked appenders costs one futex wake each; doing that on the writer thread
 //! would keep it from starting the next batch's fsync. Batches of two or more replies are handed
@@ -8,8 +9,8 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError, mpsc};
-use std::time::{Duration, Instant};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
@@ -22,8 +23,9 @@ pub(crate) enum Reply {
     Blocking(BlockingReply),
 }
 
-/// One-shot slot for a blocked appender: a mutex and a condvar, so that waiting is a plain futex
-/// wait (no spinning or yielding that would steal CPU from the writer under many threads).
+/// One-shot slot for a blocked appender: a mutex and a condvar, so that under load waiting is a
+/// plain futex wait (`std::sync::mpsc` spins and yields first, which steals CPU from the writer
+/// when many threads wait). Only a lone appender polls `answered` first.
 #[derive(Default)]
 struct Slot {
     state: Mutex<SlotState>,
@@ -74,20 +76,26 @@ impl Drop for BlockingReply {
 impl BlockingWait {
     /// Blocks until answered; `None` when the writer dropped the request unanswered.
     ///
-    /// With `spin`, first polls (yielding the CPU between polls) for at most that long: waking a
-    /// sleeping thread costs tens of microseconds on a virtual machine, as much as a fast
-    /// fdatasync. The caller spins only when it is the only appender in flight.
-    pub(crate) fn wait(self, spin: Option<Duration>) -> Option<Result<Position>> {
+    /// First polls (yielding the CPU between polls) for at most `spin`, while `keep_spinning`
+    /// says so: waking a sleeping thread costs tens of microseconds on a virtual machine, as much
+    /// as a fast fdatasync. The caller keeps spinning only while it is the only appender in
+    /// flight, so that under load nobody burns CPU the writer needs.
+    pub(crate) fn wait(
+        self,
+        spin: Duration,
+        keep_spinning: impl Fn() -> bool,
+    ) -> Option<Result<Position>> {
         let slot = &self.0;
-        if let Some(limit) = spin {
-            let start = Instant::now();
-            while !slot.answered.load(Ordering::Acquire) && start.elapsed() < limit {
-                std::thread::yield_now();
-            }
+        let start = Instant::now();
+        while !slot.answered.load(Ordering::Acquire) && start.elapsed() < spin && keep_spinning() {
+            std::thread::yield_now();
         }
         let mut guard = slot.state.lock().unwrap_or_else(PoisonError::into_inner);
         while matches!(*guard, SlotState::Waiting) {
-            guard = slot.ready.wait(guard).unwrap_or_else(PoisonError::into_inner);
+            guard = slot
+                .ready
+                .wait(guard)
+                .unwrap_or_else(PoisonError::into_inner);
         }
         match std::mem::replace(&mut *guard, SlotState::Taken) {
             SlotState::Done(result) => Some(result),
@@ -107,6 +115,9 @@ impl Reply {
         }
     }
 }
+
+/// How long the writer polls for the next append before sleeping.
+pub(crate) const POLL_WINDOW: Duration = Duration::from_micros(200);
 
 type Acks = Vec<(Reply, Result<Position>)>;
 
@@ -163,6 +174,24 @@ impl Drop for Acker {
             && handle.join().is_err()
         {
             tracing::error!("journal acker thread panicked");
+        }
+    }
+}
+
+/// Receives from `rx`, polling (and yielding the CPU) for up to `window` before sleeping. Under
+/// a steady stream the next message usually comes within that window, which saves the wake-up
+/// of a sleeping thread (tens of microseconds on a virtual machine).
+pub(crate) fn recv_polling<T>(
+    rx: &mpsc::Receiver<T>,
+    window: Duration,
+) -> Result<T, mpsc::RecvError> {
+    let start = Instant::now();
+    loop {
+        match rx.try_recv() {
+            Ok(v) => return Ok(v),
+            Err(mpsc::TryRecvError::Disconnected) => return Err(mpsc::RecvError),
+            Err(mpsc::TryRecvError::Empty) if start.elapsed() < window => std::thread::yield_now(),
+            Err(mpsc::TryRecvError::Empty) => return rx.recv(),
         }
     }
 }

@@ -113,6 +113,14 @@ pub enum Error {
     )]
     Hook(String),
 
+    /// `append` was called from inside the commit hook, which runs on the writer thread and
+    /// would wait for itself.
+    #[error(
+        "append called from inside the journal's commit hook; the hook must not append (the \
+         writer thread would wait for itself)"
+    )]
+    Reentrant,
+
     /// The journal was shut down.
     #[error("journal is shut down; no more appends are accepted")]
     Closed,

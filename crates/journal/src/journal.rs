@@ -12,13 +12,13 @@ use std::time::Duration;
 
 use tokio::sync::oneshot;
 
+use crate::ack::{Acker, Reply, blocking_pair};
 use crate::config::JournalConfig;
 use crate::error::{Error, Result};
 use crate::mirror::{MirrorFile, MirrorWorker};
 use crate::read::Entries;
 use crate::recover::{OpenReport, recover};
 use crate::stats::{Counters, Stats};
-use crate::ack::{Acker, Reply, blocking_pair};
 use crate::writer::{Msg, Request, Writer};
 use crate::{Entry, Health, MAX_PAYLOAD, Position};
 
@@ -97,6 +97,7 @@ struct Inner {
     shared: Arc<Shared>,
     tx: mpsc::Sender<Msg>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    writer_thread: std::thread::ThreadId,
 }
 
 impl Journal {
@@ -163,6 +164,7 @@ impl Journal {
             inner: Arc::new(Inner {
                 shared,
                 tx,
+                writer_thread: handle.thread().id(),
                 writer: Mutex::new(Some(handle)),
             }),
         };
@@ -187,13 +189,14 @@ impl Journal {
         let shared = &self.inner.shared;
         // A lone appender polls for its answer instead of sleeping (see `BlockingWait::wait`);
         // with company it sleeps, leaving the CPU to the writer and the others.
-        let alone = shared.blocking_in_flight.fetch_add(1, Ordering::SeqCst) == 0;
+        shared.blocking_in_flight.fetch_add(1, Ordering::SeqCst);
+        let alone = || shared.blocking_in_flight.load(Ordering::Relaxed) == 1;
         let result = self
             .inner
             .submit(payload, Reply::Blocking(reply))
             .and_then(|()| {
-                let spin = alone.then_some(LONE_APPENDER_SPIN);
-                wait.wait(spin).unwrap_or_else(|| Err(shared.gone()))
+                wait.wait(LONE_APPENDER_SPIN, alone)
+                    .unwrap_or_else(|| Err(shared.gone()))
             });
         shared.blocking_in_flight.fetch_sub(1, Ordering::SeqCst);
         result
@@ -237,6 +240,9 @@ impl Journal {
 
 impl Inner {
     fn submit(&self, payload: Vec<u8>, reply: Reply) -> Result<()> {
+        if std::thread::current().id() == self.writer_thread {
+            return Err(Error::Reentrant);
+        }
         if payload.len() > MAX_PAYLOAD {
             return Err(Error::TooLarge {
                 size: payload.len(),

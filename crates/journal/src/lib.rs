@@ -8,8 +8,8 @@
 //!
 //! This crate must never acknowledge a write that is not synced in both mirrors, never rewrite or
 //! delete a committed entry (only torn, unacknowledged tails are truncated), never guess when the
-//! mirrors disagree, and never hold plaintext semantics: it does not look inside payloads.
-//! The on-disk format and the durability argument live in `docs/design/journal.md`.
+//! mirrors disagree, and never look inside payloads. The on-disk format, the durability argument
+//! and the recovery algorithm live in `docs/design/journal.md`.
 
 mod ack;
 mod compare;

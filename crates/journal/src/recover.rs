@@ -57,8 +57,8 @@ pub(crate) fn recover(a: &Path, b: &Path) -> Result<Recovered> {
     let state = |s: &MirrorScan| s.listing.state == DirState::Present;
     let result = match (state(&scan_a), state(&scan_b)) {
         (false, false) => create_fresh(a, b, &mut lines)?,
-        (false, true) => return Err(Error::MirrorMissing { mirror: a.into() }),
-        (true, false) => return Err(Error::MirrorMissing { mirror: b.into() }),
+        (false, true) => recreate_if_empty(scan_b, a, &mut lines)?,
+        (true, false) => recreate_if_empty(scan_a, b, &mut lines)?,
         (true, true) => {
             refuse_damage(&scan_a)?;
             refuse_damage(&scan_b)?;
@@ -98,6 +98,28 @@ pub(crate) fn recover(a: &Path, b: &Path) -> Result<Recovered> {
             },
         },
     })
+}
+
+/// One mirror is missing. If the other holds no entry yet (a crash during the very first open),
+/// nothing can be lost: recreate the missing one. Otherwise refuse and point to `repair`.
+fn recreate_if_empty(
+    present: MirrorScan,
+    missing: &Path,
+    lines: &mut Vec<String>,
+) -> Result<Vec<ScannedSegment>> {
+    if present.head.seq > 0 || !present.is_healthy() {
+        return Err(Error::MirrorMissing {
+            mirror: missing.to_path_buf(),
+        });
+    }
+    create_dir_durable(missing)?;
+    let empty = scan_mirror(missing)?;
+    lines.push(format!(
+        "mirror {} was missing while {} held no entry yet: recreated it",
+        missing.display(),
+        present.dir.display()
+    ));
+    reconcile(present, empty, lines)
 }
 
 fn refuse_damage(scan: &MirrorScan) -> Result<()> {

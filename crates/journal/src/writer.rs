@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{self, TryRecvError};
 
-use crate::ack::{Acker, Reply, ack};
+use crate::ack::{Acker, POLL_WINDOW, Reply, ack, recv_polling};
 use crate::error::{Error, Result};
 use crate::format::{FRAME_HEADER_LEN, HEADER_LEN, SegmentHeader, chain, encode_frame};
 use crate::journal::{CommitHook, Shared};
@@ -89,7 +89,7 @@ impl Writer {
         let mut bytes = 0usize;
         let first = match self.carry.take() {
             Some(r) => r,
-            None => match self.rx.recv() {
+            None => match recv_polling(&self.rx, POLL_WINDOW) {
                 Ok(Msg::Append(r)) => r,
                 Ok(Msg::Shutdown) | Err(_) => return (batch, true),
             },

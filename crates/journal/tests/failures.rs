@@ -20,9 +20,15 @@ fn assert_fail_closed(j: &Journal, first_err: Error, failed: &Path, acked: u64) 
             assert_eq!(mirror, failed, "{first_err}");
             assert!(!cause.is_empty());
         }
-        other => panic!("expected MirrorFailed for {}, got {other}", failed.display()),
+        other => panic!(
+            "expected MirrorFailed for {}, got {other}",
+            failed.display()
+        ),
     }
-    assert!(first_err.to_string().contains("not acknowledged"), "{first_err}");
+    assert!(
+        first_err.to_string().contains("not acknowledged"),
+        "{first_err}"
+    );
     let cause = match j.health() {
         Health::Degraded { cause } => cause,
         Health::Healthy => panic!("journal should be degraded"),
@@ -93,7 +99,11 @@ impl Tmpfs {
                 Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
             }
         };
-        run(&["--bind", &src.display().to_string(), &dir.display().to_string()])?;
+        run(&[
+            "--bind",
+            &src.display().to_string(),
+            &dir.display().to_string(),
+        ])?;
         let view = Tmpfs {
             dir: dir.to_path_buf(),
         };
@@ -175,7 +185,10 @@ fn full_disk_fails_closed_and_loses_no_acknowledged_entry() {
         other => panic!("expected MirrorFailed, got {other}"),
     }
     assert!(matches!(j.health(), Health::Degraded { .. }));
-    assert!(matches!(j.append_blocking(b"x".to_vec()), Err(Error::Unavailable { .. })));
+    assert!(matches!(
+        j.append_blocking(b"x".to_vec()),
+        Err(Error::Unavailable { .. })
+    ));
     assert_eq!(j.head().seq, acked);
     assert_eq!(read_all(&j, 1).len() as u64, acked);
     j.shutdown();
@@ -228,7 +241,9 @@ fn read_only_file_system_fails_closed() {
             j.shutdown();
             drop(j);
             fs.remount("ro").unwrap();
-            let err = Journal::open(config.clone(), common::noop_hook()).err().unwrap();
+            let err = Journal::open(config.clone(), common::noop_hook())
+                .err()
+                .unwrap();
             let text = err.to_string();
             assert!(text.contains(&b.display().to_string()), "{text}");
             assert!(text.contains("Read-only file system"), "{text}");

@@ -23,7 +23,10 @@ fn many_blocking_writers_share_fsyncs() {
             std::thread::spawn(move || {
                 barrier.wait();
                 (0..per_thread)
-                    .map(|i| j.append_blocking(format!("t{t}-i{i}").into_bytes()).unwrap())
+                    .map(|i| {
+                        j.append_blocking(format!("t{t}-i{i}").into_bytes())
+                            .unwrap()
+                    })
                     .collect::<Vec<_>>()
             })
         })
@@ -38,7 +41,11 @@ fn many_blocking_writers_share_fsyncs() {
     let total = (threads * per_thread) as u64;
     let unique: HashSet<u64> = seqs.iter().copied().collect();
     assert_eq!(unique.len() as u64, total, "positions must be unique");
-    assert_eq!(unique, (1..=total).collect::<HashSet<u64>>(), "seqs must be contiguous");
+    assert_eq!(
+        unique,
+        (1..=total).collect::<HashSet<u64>>(),
+        "seqs must be contiguous"
+    );
     let stats = j.stats();
     assert_eq!(stats.appends, total);
     assert!(
@@ -75,17 +82,22 @@ async fn async_appends_under_tokio() {
     let stats = j.stats();
     assert!(stats.batches < stats.appends, "{stats:?}");
     let j2 = j.clone();
-    tokio::task::spawn_blocking(move || j2.shutdown()).await.unwrap();
-    assert!(matches!(j.append(b"late".to_vec()).await, Err(Error::Closed)));
+    tokio::task::spawn_blocking(move || j2.shutdown())
+        .await
+        .unwrap();
+    assert!(matches!(
+        j.append(b"late".to_vec()).await,
+        Err(Error::Closed)
+    ));
 }
 
 #[test]
 fn hook_sees_every_entry_once_in_order() {
     let m = Mirrors::new();
-    let seen: Arc<Mutex<Vec<(u64, Vec<u8>)>>> = Arc::default();
+    let seen: Arc<Mutex<Vec<u64>>> = Arc::default();
     let sink = Arc::clone(&seen);
     let hook = Box::new(move |entries: &[Entry]| {
-        sink.lock().unwrap().extend(entries.iter().map(|e| (e.seq, e.payload.clone())));
+        sink.lock().unwrap().extend(entries.iter().map(|e| e.seq));
         Ok(())
     });
     let (j, _) = Journal::open(m.config(4096), hook).unwrap();
@@ -105,10 +117,7 @@ fn hook_sees_every_entry_once_in_order() {
     }
     j.shutdown();
     let seen = seen.lock().unwrap();
-    assert_eq!(
-        seen.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
-        (1..=200).collect::<Vec<u64>>()
-    );
+    assert_eq!(*seen, (1..=200).collect::<Vec<u64>>());
 }
 
 #[test]
@@ -142,8 +151,35 @@ fn hook_panic_is_caught_and_appenders_get_an_error() {
     let hook = Box::new(|_: &[Entry]| -> Result<(), String> { panic!("hook bug") });
     let (j, _) = Journal::open(m.config(1 << 20), hook).unwrap();
     let err = j.append_blocking(payload(1)).unwrap_err();
-    assert!(matches!(&err, Error::Hook(msg) if msg.contains("hook bug")), "{err}");
+    assert!(
+        matches!(&err, Error::Hook(msg) if msg.contains("hook bug")),
+        "{err}"
+    );
     let err = j.append_blocking(payload(2)).unwrap_err();
     assert!(matches!(err, Error::Unavailable { .. }), "{err}");
     assert_entries(&read_all(&j, 1), 1);
+}
+
+#[test]
+fn appending_from_the_hook_is_refused_not_deadlocked() {
+    let m = Mirrors::new();
+    let slot: Arc<Mutex<Option<Journal>>> = Arc::default();
+    let errors: Arc<Mutex<Vec<String>>> = Arc::default();
+    let (hook_slot, hook_errors) = (Arc::clone(&slot), Arc::clone(&errors));
+    let hook = Box::new(move |_: &[Entry]| {
+        if let Some(j) = hook_slot.lock().unwrap().as_ref() {
+            match j.append_blocking(b"from the hook".to_vec()) {
+                Err(Error::Reentrant) => hook_errors.lock().unwrap().push("reentrant".into()),
+                other => hook_errors.lock().unwrap().push(format!("{other:?}")),
+            }
+        }
+        Ok(())
+    });
+    let (j, _) = Journal::open(m.config(1 << 20), hook).unwrap();
+    *slot.lock().unwrap() = Some(j.clone());
+    append_range(&j, 1, 1);
+    j.shutdown();
+    slot.lock().unwrap().take();
+    assert_eq!(*errors.lock().unwrap(), vec!["reentrant".to_owned()]);
+    assert_eq!(j.head().seq, 1);
 }

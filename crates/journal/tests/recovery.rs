@@ -4,8 +4,7 @@
 mod common;
 
 use common::{
-    Mirrors, append_range, assert_entries, cut_tail, flip_byte, frame_offsets, read_all,
-    segments,
+    Mirrors, append_range, assert_entries, cut_tail, flip_byte, frame_offsets, read_all, segments,
 };
 use journal::{Error, Journal, repair, verify};
 
@@ -25,12 +24,21 @@ fn torn_tail_in_a_is_truncated_and_refilled_from_b() {
     cut_tail(&last, 5);
     let v = verify(&m.a, &m.b);
     assert!(!v.is_ok(), "{v}");
-    assert!(v.a.problem.as_ref().unwrap().reason.contains("torn tail"), "{v}");
+    assert!(
+        v.a.problem.as_ref().unwrap().reason.contains("torn tail"),
+        "{v}"
+    );
 
     let (j, report) = m.open(1 << 20);
     let text = report.to_string();
-    assert!(text.contains("torn tail truncated in mirror") && text.contains("mirror-a"), "{text}");
-    assert!(text.contains("1 entries (seq 40..=40) copied from mirror"), "{text}");
+    assert!(
+        text.contains("torn tail truncated in mirror") && text.contains("mirror-a"),
+        "{text}"
+    );
+    assert!(
+        text.contains("1 entries (seq 40..=40) copied from mirror"),
+        "{text}"
+    );
     assert_eq!(report.head.seq, 40);
     assert_entries(&read_all(&j, 1), 40);
     j.shutdown();
@@ -46,7 +54,10 @@ fn flipped_byte_in_last_frame_of_b_is_refilled_from_a() {
     flip_byte(&last, offset + 20);
     let (j, report) = m.open(1 << 20);
     let text = report.to_string();
-    assert!(text.contains("torn tail truncated in mirror") && text.contains("mirror-b"), "{text}");
+    assert!(
+        text.contains("torn tail truncated in mirror") && text.contains("mirror-b"),
+        "{text}"
+    );
     assert!(text.contains(&format!("offset {offset}")), "{text}");
     assert_entries(&read_all(&j, 1), 40);
     j.shutdown();
@@ -61,7 +72,11 @@ fn identical_torn_tails_are_truncated_in_both() {
     }
     let (j, report) = m.open(1 << 20);
     assert_eq!(report.head.seq, 29, "{report}");
-    assert_eq!(report.to_string().matches("torn tail truncated").count(), 2, "{report}");
+    assert_eq!(
+        report.to_string().matches("torn tail truncated").count(),
+        2,
+        "{report}"
+    );
     assert_entries(&read_all(&j, 1), 29);
     append_range(&j, 30, 31);
     j.shutdown();
@@ -85,12 +100,19 @@ fn damage_in_a_sealed_segment_is_located_refused_and_repaired() {
     assert_eq!(p.offset, victim, "{v}");
     assert!(v.b.problem.is_none(), "{v}");
     let text = v.to_string();
-    assert!(text.contains(sealed.file_name().unwrap().to_str().unwrap()), "{text}");
+    assert!(
+        text.contains(sealed.file_name().unwrap().to_str().unwrap()),
+        "{text}"
+    );
     assert!(text.contains(&format!("byte offset {victim}")), "{text}");
 
-    let err = Journal::open(m.config(2048), common::noop_hook()).err().unwrap();
+    let err = Journal::open(m.config(2048), common::noop_hook())
+        .err()
+        .unwrap();
     match &err {
-        Error::Damaged { segment, offset, .. } => {
+        Error::Damaged {
+            segment, offset, ..
+        } => {
             assert_eq!((segment, *offset), (sealed, victim));
             assert!(err.to_string().contains("strongroom repair"), "{err}");
         }
@@ -131,9 +153,18 @@ fn disagreeing_mirrors_are_refused() {
     std::fs::copy(segments(&other.a).pop().unwrap(), &seg).unwrap();
     let sixth = frame_offsets(&seg)[5];
 
-    let err = Journal::open(m.config(1 << 20), common::noop_hook()).err().unwrap();
+    let err = Journal::open(m.config(1 << 20), common::noop_hook())
+        .err()
+        .unwrap();
     match &err {
-        Error::Disagree { seq, a, b, segment, offset, .. } => {
+        Error::Disagree {
+            seq,
+            a,
+            b,
+            segment,
+            offset,
+            ..
+        } => {
             assert_eq!(*seq, 6, "{err}");
             assert_eq!((a, b), (&m.a, &m.b));
             assert_eq!(segment.as_os_str(), seg.file_name().unwrap());
@@ -144,15 +175,23 @@ fn disagreeing_mirrors_are_refused() {
     let v = verify(&m.a, &m.b);
     assert!(!v.is_ok());
     assert!(v.difference.as_ref().unwrap().contains("at entry 6"), "{v}");
-    assert!(matches!(repair(&m.a, &m.b), Err(Error::Disagree { seq: 6, .. })));
+    assert!(matches!(
+        repair(&m.a, &m.b),
+        Err(Error::Disagree { seq: 6, .. })
+    ));
 }
 
 #[test]
 fn missing_mirror_is_refused_then_rebuilt_by_repair() {
     let m = journal_with(50, 4096);
     std::fs::remove_dir_all(&m.b).unwrap();
-    let err = Journal::open(m.config(4096), common::noop_hook()).err().unwrap();
-    assert!(matches!(&err, Error::MirrorMissing { mirror } if *mirror == m.b), "{err}");
+    let err = Journal::open(m.config(4096), common::noop_hook())
+        .err()
+        .unwrap();
+    assert!(
+        matches!(&err, Error::MirrorMissing { mirror } if *mirror == m.b),
+        "{err}"
+    );
     assert!(err.to_string().contains("strongroom repair"), "{err}");
     assert!(!verify(&m.a, &m.b).is_ok());
 
@@ -169,8 +208,13 @@ fn empty_mirror_directory_counts_as_missing() {
     let m = journal_with(5, 4096);
     std::fs::remove_dir_all(&m.a).unwrap();
     std::fs::create_dir(&m.a).unwrap();
-    let err = Journal::open(m.config(4096), common::noop_hook()).err().unwrap();
-    assert!(matches!(&err, Error::MirrorMissing { mirror } if *mirror == m.a), "{err}");
+    let err = Journal::open(m.config(4096), common::noop_hook())
+        .err()
+        .unwrap();
+    assert!(
+        matches!(&err, Error::MirrorMissing { mirror } if *mirror == m.a),
+        "{err}"
+    );
 }
 
 #[test]
@@ -181,7 +225,10 @@ fn a_lagging_mirror_gets_missing_segments_copied() {
     assert!(segs.len() >= 3, "{segs:?}");
     std::fs::remove_file(segs.pop().unwrap()).unwrap();
     let (j, report) = m.open(2048);
-    assert!(report.to_string().contains("copied from mirror"), "{report}");
+    assert!(
+        report.to_string().contains("copied from mirror"),
+        "{report}"
+    );
     assert_entries(&read_all(&j, 1), 60);
     j.shutdown();
     assert!(verify(&m.a, &m.b).is_ok());
@@ -196,5 +243,20 @@ fn repair_refuses_when_both_mirrors_are_damaged() {
     }
     let err = repair(&m.a, &m.b).unwrap_err();
     assert!(matches!(err, Error::RepairRefused(_)), "{err}");
-    assert!(err.to_string().contains("both mirrors are damaged"), "{err}");
+    assert!(
+        err.to_string().contains("both mirrors are damaged"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_mirror_of_an_empty_journal_is_recreated() {
+    // A crash during the very first open can leave one mirror without its directory.
+    let m = journal_with(0, 4096);
+    std::fs::remove_dir_all(&m.b).unwrap();
+    let (j, report) = m.open(4096);
+    assert!(report.to_string().contains("was missing"), "{report}");
+    append_range(&j, 1, 3);
+    j.shutdown();
+    assert!(verify(&m.a, &m.b).is_ok());
 }

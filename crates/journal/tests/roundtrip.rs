@@ -10,7 +10,10 @@ use journal::{Error, Health, MAX_PAYLOAD, Position, verify};
 fn round_trip_across_rollovers_and_reopen() {
     let m = Mirrors::new();
     let (j, report) = m.open(2048);
-    assert!(report.to_string().contains("fresh journal created"), "{report}");
+    assert!(
+        report.to_string().contains("fresh journal created"),
+        "{report}"
+    );
     assert_eq!(report.head, Position::EMPTY);
     let acked = append_range(&j, 1, 120);
     assert_eq!(acked.last().unwrap().seq, 120);
@@ -19,8 +22,13 @@ fn round_trip_across_rollovers_and_reopen() {
     let segs = segments(&m.a);
     assert!(segs.len() >= 5, "expected several segments, got {segs:?}");
     assert_eq!(
-        segs.iter().map(|p| p.file_name().unwrap().to_owned()).collect::<Vec<_>>(),
-        segments(&m.b).iter().map(|p| p.file_name().unwrap().to_owned()).collect::<Vec<_>>()
+        segs.iter()
+            .map(|p| p.file_name().unwrap().to_owned())
+            .collect::<Vec<_>>(),
+        segments(&m.b)
+            .iter()
+            .map(|p| p.file_name().unwrap().to_owned())
+            .collect::<Vec<_>>()
     );
     assert_eq!(segs[0].file_name().unwrap(), "00000000000000000001.seg");
     let entries = read_all(&j, 1);
@@ -54,7 +62,10 @@ fn oversized_payload_is_refused_and_nothing_is_written() {
     let m = Mirrors::new();
     let (j, _) = m.open(1 << 20);
     let err = j.append_blocking(vec![0; MAX_PAYLOAD + 1]).unwrap_err();
-    assert!(matches!(err, Error::TooLarge { size } if size == MAX_PAYLOAD + 1), "{err}");
+    assert!(
+        matches!(err, Error::TooLarge { size } if size == MAX_PAYLOAD + 1),
+        "{err}"
+    );
     assert_eq!(j.head(), Position::EMPTY);
     assert_eq!(j.health(), Health::Healthy);
     append_range(&j, 1, 1);
@@ -78,6 +89,8 @@ fn same_directory_twice_is_refused() {
     let m = Mirrors::new();
     let mut c = m.config(1 << 20);
     c.b = c.a.clone();
-    let err = journal::Journal::open(c, common::noop_hook()).err().unwrap();
+    let err = journal::Journal::open(c, common::noop_hook())
+        .err()
+        .unwrap();
     assert!(matches!(err, Error::Config(_)), "{err}");
 }

@@ -36,7 +36,11 @@ impl Mirrors {
     pub fn open(&self, segment_bytes: u64) -> (Journal, OpenReport) {
         match Journal::open(self.config(segment_bytes), noop_hook()) {
             Ok(j) => j,
-            Err(e) => panic!("open {} / {} failed: {e}", self.a.display(), self.b.display()),
+            Err(e) => panic!(
+                "open {} / {} failed: {e}",
+                self.a.display(),
+                self.b.display()
+            ),
         }
     }
 }
@@ -75,13 +79,22 @@ pub fn read_all(journal: &Journal, from: u64) -> Vec<Entry> {
 
 /// Asserts that `entries` are exactly `payload(1..=n)` with a valid chain.
 pub fn assert_entries(entries: &[Entry], n: u64) {
-    assert_eq!(entries.len() as u64, n, "expected {n} entries, got {}", entries.len());
+    assert_eq!(
+        entries.len() as u64,
+        n,
+        "expected {n} entries, got {}",
+        entries.len()
+    );
     let mut prev = [0u8; 32];
     for (i, e) in entries.iter().enumerate() {
         let seq = i as u64 + 1;
         assert_eq!(e.seq, seq, "entries out of order");
         assert_eq!(e.payload, payload(seq), "payload of entry {seq} differs");
-        assert_eq!(e.hash, chain(&prev, seq, &e.payload), "chain hash of entry {seq}");
+        assert_eq!(
+            e.hash,
+            chain(&prev, seq, &e.payload),
+            "chain hash of entry {seq}"
+        );
         prev = e.hash;
     }
 }
