@@ -40,6 +40,7 @@ pub(crate) fn run(config: &Config) -> Vec<Finding> {
     let mut out = Vec::new();
     check_storage(config, &mut out);
     check_server(config, &mut out);
+    check_auth(config, &mut out);
     check_log(config, &mut out);
     out
 }
@@ -199,6 +200,27 @@ fn check_server(config: &Config, out: &mut Vec<Finding>) {
             out,
             "server.handshake_timeout_secs",
             format!("{} is outside 1..=60 seconds", s.handshake_timeout_secs),
+        );
+    }
+}
+
+fn check_auth(config: &Config, out: &mut Vec<Finding>) {
+    if !(1..=100_000).contains(&config.auth.ip_per_minute) {
+        error(
+            out,
+            "auth.ip_per_minute",
+            format!("{} is outside 1..=100000", config.auth.ip_per_minute),
+        );
+    }
+    if config.auth.hash_concurrency > 256 {
+        error(
+            out,
+            "auth.hash_concurrency",
+            format!(
+                "{} would allow {} MiB of Argon2 memory at once; use at most 256",
+                config.auth.hash_concurrency,
+                config.auth.hash_concurrency * 19
+            ),
         );
     }
 }

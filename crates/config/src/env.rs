@@ -20,6 +20,8 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "server.handshake_timeout_secs",
     ),
     ("STRONGROOM_TLS_MIN_VERSION", "server.tls_min_version"),
+    ("STRONGROOM_AUTH_IP_PER_MINUTE", "auth.ip_per_minute"),
+    ("STRONGROOM_AUTH_HASH_CONCURRENCY", "auth.hash_concurrency"),
     ("STRONGROOM_LOG_FORMAT", "log.format"),
     ("STRONGROOM_LOG_LEVEL", "log.level"),
 ];
@@ -64,6 +66,8 @@ fn set(config: &mut Config, name: &str, value: String) -> Result<()> {
             config.server.handshake_timeout_secs = parse(name, &value)?
         }
         "STRONGROOM_TLS_MIN_VERSION" => config.server.tls_min_version = value,
+        "STRONGROOM_AUTH_IP_PER_MINUTE" => config.auth.ip_per_minute = parse(name, &value)?,
+        "STRONGROOM_AUTH_HASH_CONCURRENCY" => config.auth.hash_concurrency = parse(name, &value)?,
         "STRONGROOM_LOG_FORMAT" => config.log.format = value,
         "STRONGROOM_LOG_LEVEL" => config.log.level = value,
         _ => {
@@ -86,7 +90,13 @@ mod tests {
         for (name, _) in VARIABLES {
             let value = match *name {
                 "STRONGROOM_LISTEN" => "127.0.0.1:1",
-                n if n.ends_with("_BYTES") || n.ends_with("_SECS") => "7",
+                n if n.ends_with("_BYTES")
+                    || n.ends_with("_SECS")
+                    || n.ends_with("_MINUTE")
+                    || n.ends_with("_CONCURRENCY") =>
+                {
+                    "7"
+                }
                 _ => "x",
             };
             let mut config = Config::default();

@@ -35,7 +35,27 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub struct Config {
     pub storage: Storage,
     pub server: Server,
+    pub auth: Auth,
     pub log: Log,
+}
+
+/// Authentication limits.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Auth {
+    /// Requests per minute per client IP on the authentication routes.
+    pub ip_per_minute: u32,
+    /// Argon2id computations in flight at once; 0 means two per CPU core.
+    pub hash_concurrency: usize,
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        Self {
+            ip_per_minute: 30,
+            hash_concurrency: 0,
+        }
+    }
 }
 
 /// Where durable data lives.

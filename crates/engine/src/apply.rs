@@ -3,14 +3,16 @@
 //!
 //! Apply is total: an entry that refers to something absent is a no-op, never an error that
 //! would make the journal impossible to replay. Only undecryptable or malformed entries fail.
+//! Apply is deterministic: every timestamp comes from the entry header, never from a clock.
 
 use std::sync::{Arc, RwLock};
 
 use keyring::Keyring;
-use state_sqlite::{Applied, StateStore, TenantRow, TenantStatus, TokenRow, WriteTx};
+use state_sqlite::{Applied, StateStore, TenantRow, TenantStatus, WriteTx};
 
 use crate::envelope::{self, Header};
-use crate::event::{Event, Status};
+use crate::event::{Body, Event, Status, UserChange};
+use crate::model::{Document, RecoveryCode, SessionDoc, TokenDoc, UserDoc, from_doc, to_doc};
 use crate::{Error, Result};
 
 /// What the applier needs: the keys to open bodies and the state to write.
@@ -21,18 +23,21 @@ pub struct Applier {
 }
 
 impl Applier {
-    /// Opens an entry payload into its header and event.
-    pub fn decode(&self, payload: &[u8]) -> Result<(Header, Event)> {
+    /// Opens an entry payload into its header and events.
+    pub fn decode(&self, payload: &[u8]) -> Result<(Header, Vec<Event>)> {
         let (header, body) = envelope::decode(payload)?;
         let key = {
             let keys = self.keys.read().map_err(|_| Error::Poisoned)?;
             keys.key(&header.scope.key_name(), header.key_version)?
         };
         let plain = crypto::open(&key, &header.aad(), body)?;
-        let event: Event = serde_json::from_slice(&plain).map_err(|e| {
-            Error::Envelope(format!("entry {}: body is not an event: {e}", header.entry))
+        let body: Body = serde_json::from_slice(&plain).map_err(|e| {
+            Error::Envelope(format!(
+                "entry {}: body is not an event list: {e}",
+                header.entry
+            ))
         })?;
-        Ok((header, event))
+        Ok((header, body.events))
     }
 
     /// Applies a run of consecutive entries in one state transaction.
@@ -42,7 +47,7 @@ impl Applier {
         };
         let decoded = entries
             .iter()
-            .map(|e| self.decode(&e.payload).map(|d| (e.seq, d)))
+            .map(|e| self.decode(&e.payload))
             .collect::<Result<Vec<_>>>()?;
         let applied = self.state.applied()?;
         let first = entries[0].seq;
@@ -53,8 +58,10 @@ impl Applier {
             });
         }
         self.state.write(|tx| {
-            for (_, (header, event)) in &decoded {
-                apply_event(tx, header, event)?;
+            for (header, events) in &decoded {
+                for event in events {
+                    apply_event(tx, header, event)?;
+                }
             }
             tx.set_applied(Applied {
                 seq: last.seq,
@@ -65,7 +72,39 @@ impl Applier {
     }
 }
 
+fn json_err(e: serde_json::Error) -> state_sqlite::Error {
+    state_sqlite::Error::Corrupt {
+        path: Default::default(),
+        table: "docs",
+        reason: e.to_string(),
+    }
+}
+
+fn put<T: Document>(tx: &mut WriteTx<'_>, value: &T) -> state_sqlite::Result<()> {
+    tx.put_doc(&to_doc(value).map_err(json_err)?)
+}
+
+fn get<T: Document>(tx: &WriteTx<'_>, id: &str) -> state_sqlite::Result<Option<T>> {
+    tx.get_doc(T::KIND, id)?
+        .map(|d| from_doc(&d).map_err(json_err))
+        .transpose()
+}
+
+/// Reads a document, lets `f` change it, and writes it back; absent documents are skipped.
+fn update<T: Document>(
+    tx: &mut WriteTx<'_>,
+    id: &str,
+    f: impl FnOnce(&mut T),
+) -> state_sqlite::Result<()> {
+    if let Some(mut value) = get::<T>(tx, id)? {
+        f(&mut value);
+        put(tx, &value)?;
+    }
+    Ok(())
+}
+
 fn apply_event(tx: &mut WriteTx<'_>, header: &Header, event: &Event) -> state_sqlite::Result<()> {
+    let at = header.at.millis();
     match event {
         Event::TenantCreated { tenant, name } => {
             if tx.find_tenant(*tenant)?.is_none() {
@@ -85,21 +124,126 @@ fn apply_event(tx: &mut WriteTx<'_>, header: &Header, event: &Event) -> state_sq
             };
             tx.update_tenant_status(*tenant, status, header.at)?;
         }
-        Event::TokenIssued {
-            token,
-            hash,
-            principal,
-        } => {
-            if let Ok(hash) = <[u8; 32]>::try_from(hash.0.as_slice()) {
-                tx.create_token(&TokenRow {
-                    id: *token,
-                    hash,
-                    principal: principal.as_str().to_owned(),
-                    created_at: header.at,
-                })?;
+        Event::TokenIssued { doc } => put(tx, doc)?,
+        Event::TokenUsed { token } => {
+            update::<TokenDoc>(tx, &token.to_string(), |t| t.last_used_at = Some(at))?
+        }
+        Event::TokenRevoked { token } => update::<TokenDoc>(tx, &token.to_string(), |t| {
+            t.revoked_at = t.revoked_at.or(Some(at))
+        })?,
+        Event::KeyRotated { .. } => {}
+        Event::UserCreated { doc } => put(tx, doc)?,
+        Event::UserChanged { user, change } => {
+            update::<UserDoc>(tx, &user.to_string(), |u| apply_user_change(u, change, at))?
+        }
+        Event::UserDeleted { user } => delete_user(tx, &user.to_string())?,
+        Event::SessionCreated { doc } => put(tx, doc)?,
+        Event::SessionTouched { session } => update::<SessionDoc>(tx, &session.to_string(), |s| {
+            s.last_seen_at = s.last_seen_at.max(at)
+        })?,
+        Event::SessionRevoked { session } => update::<SessionDoc>(tx, &session.to_string(), |s| {
+            s.revoked_at = s.revoked_at.or(Some(at))
+        })?,
+        Event::UserSessionsRevoked { user, except } => {
+            for doc in tx.children(SessionDoc::KIND, &user.to_string())? {
+                let mut s: SessionDoc = from_doc(&doc).map_err(json_err)?;
+                if Some(s.id) != *except && s.revoked_at.is_none() {
+                    s.revoked_at = Some(at);
+                    put(tx, &s)?;
+                }
             }
         }
-        Event::KeyRotated { .. } => {}
+        Event::InvitationCreated { doc } => put(tx, doc)?,
+        Event::InvitationAccepted { invitation } => {
+            update::<crate::model::InvitationDoc>(tx, &invitation.to_string(), |i| {
+                i.accepted_at = i.accepted_at.or(Some(at))
+            })?
+        }
+        Event::RoleSaved { doc } => put(tx, doc)?,
+        Event::RoleDeleted { role } => {
+            tx.delete_doc(crate::model::RoleDoc::KIND, &role.to_string())?;
+        }
+        Event::SettingsChanged { doc } => put(tx, doc)?,
     }
+    Ok(())
+}
+
+fn apply_user_change(u: &mut UserDoc, change: &UserChange, at: i64) {
+    u.updated_at = at;
+    match change {
+        UserChange::Role { role } => u.role = role.clone(),
+        UserChange::Status { status } => u.status = *status,
+        UserChange::Password { hash } => {
+            u.password = Some(hash.clone());
+            u.password_changed_at = Some(at);
+            // A password reset lifts a lock.
+            u.failed_logins = 0;
+            u.locked_at = None;
+        }
+        UserChange::TotpPending { secret } => {
+            u.totp = Some(secret.clone());
+            u.totp_confirmed = false;
+            u.totp_last_step = None;
+        }
+        UserChange::TotpConfirmed { step } => {
+            u.totp_confirmed = u.totp.is_some();
+            u.totp_last_step = Some(*step);
+        }
+        UserChange::TotpRemoved => {
+            u.totp = None;
+            u.totp_confirmed = false;
+            u.totp_last_step = None;
+            u.recovery.clear();
+        }
+        UserChange::RecoveryCodes { hashes } => {
+            u.recovery = hashes
+                .iter()
+                .map(|h| RecoveryCode {
+                    hash: h.clone(),
+                    used_at: None,
+                })
+                .collect();
+        }
+        UserChange::LoginFailed { lock } => {
+            u.failed_logins = u.failed_logins.saturating_add(1);
+            u.last_failure_at = Some(at);
+            if *lock && u.locked_at.is_none() {
+                u.locked_at = Some(at);
+            }
+        }
+        UserChange::LoginSucceeded {
+            totp_step,
+            recovery_code,
+        } => {
+            u.failed_logins = 0;
+            u.last_failure_at = None;
+            u.last_login_at = Some(at);
+            if let Some(step) = totp_step {
+                u.totp_last_step = Some(u.totp_last_step.map_or(*step, |s| s.max(*step)));
+            }
+            if let Some(code) = recovery_code
+                && let Some(rc) = u
+                    .recovery
+                    .iter_mut()
+                    .find(|rc| rc.hash == *code && rc.used_at.is_none())
+            {
+                rc.used_at = Some(at);
+            }
+        }
+        UserChange::Unlocked => {
+            u.failed_logins = 0;
+            u.last_failure_at = None;
+            u.locked_at = None;
+        }
+    }
+}
+
+fn delete_user(tx: &mut WriteTx<'_>, user: &str) -> state_sqlite::Result<()> {
+    for kind in [SessionDoc::KIND, TokenDoc::KIND] {
+        for doc in tx.children(kind, user)? {
+            tx.delete_doc(kind, &doc.id)?;
+        }
+    }
+    tx.delete_doc(UserDoc::KIND, user)?;
     Ok(())
 }

@@ -4,7 +4,11 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use types::{TenantId, TokenId};
+use types::{RoleId, SessionId, TenantId, TokenId, UserId};
+
+use crate::model::{
+    InvitationDoc, RoleDoc, SessionDoc, SettingsDoc, TokenDoc, UserDoc, UserStatus,
+};
 
 /// Bytes that travel as base64 inside the JSON body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,19 +42,49 @@ pub enum Status {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TokenPrincipal {
+    /// The bootstrap system-administrator token.
     SystemAdmin,
+    /// A user of a tenant (a person or a service account).
+    User,
 }
 
-impl TokenPrincipal {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TokenPrincipal::SystemAdmin => "system_admin",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        (s == "system_admin").then_some(TokenPrincipal::SystemAdmin)
-    }
+/// A change to one user account.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "change", rename_all = "snake_case", deny_unknown_fields)]
+pub enum UserChange {
+    Role {
+        role: String,
+    },
+    Status {
+        status: UserStatus,
+    },
+    /// A new password hash (sealed PHC string).
+    Password {
+        hash: Blob,
+    },
+    /// A TOTP secret awaiting confirmation (sealed).
+    TotpPending {
+        secret: Blob,
+    },
+    /// The pending TOTP secret was proved with the code of `step`.
+    TotpConfirmed {
+        step: u64,
+    },
+    TotpRemoved,
+    /// A new set of recovery codes (keyed hashes); the old ones stop working.
+    RecoveryCodes {
+        hashes: Vec<Blob>,
+    },
+    /// A failed login; `lock` when it reached the lockout threshold.
+    LoginFailed {
+        lock: bool,
+    },
+    /// A successful login (password and, when enrolled, second factor).
+    LoginSucceeded {
+        totp_step: Option<u64>,
+        recovery_code: Option<Blob>,
+    },
+    Unlocked,
 }
 
 /// Every durable change.
@@ -58,26 +92,82 @@ impl TokenPrincipal {
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Event {
     /// A tenant came into being; `name` is sealed under the tenant key (field AAD).
-    TenantCreated { tenant: TenantId, name: Blob },
+    TenantCreated {
+        tenant: TenantId,
+        name: Blob,
+    },
     /// A tenant was suspended or resumed.
-    TenantStatusChanged { tenant: TenantId, status: Status },
+    TenantStatusChanged {
+        tenant: TenantId,
+        status: Status,
+    },
     /// An API token was issued; only its hash is kept.
     TokenIssued {
+        doc: TokenDoc,
+    },
+    /// A token was used (recorded at most once a minute per token).
+    TokenUsed {
         token: TokenId,
-        hash: Blob,
-        principal: TokenPrincipal,
+    },
+    TokenRevoked {
+        token: TokenId,
     },
     /// A scope's data key got a new version (journaled under the system scope).
-    KeyRotated { scope: String, version: u32 },
+    KeyRotated {
+        scope: String,
+        version: u32,
+    },
+    UserCreated {
+        doc: UserDoc,
+    },
+    UserChanged {
+        user: UserId,
+        change: UserChange,
+    },
+    UserDeleted {
+        user: UserId,
+    },
+    SessionCreated {
+        doc: SessionDoc,
+    },
+    /// Activity on a session (recorded at most once a minute per session).
+    SessionTouched {
+        session: SessionId,
+    },
+    SessionRevoked {
+        session: SessionId,
+    },
+    /// Every session of a user ends, but `except`.
+    UserSessionsRevoked {
+        user: UserId,
+        except: Option<SessionId>,
+    },
+    InvitationCreated {
+        doc: InvitationDoc,
+    },
+    InvitationAccepted {
+        invitation: types::InvitationId,
+    },
+    RoleSaved {
+        doc: RoleDoc,
+    },
+    RoleDeleted {
+        role: RoleId,
+    },
+    SettingsChanged {
+        doc: SettingsDoc,
+    },
 }
 
-impl Event {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Event::TenantCreated { .. } => "tenant_created",
-            Event::TenantStatusChanged { .. } => "tenant_status_changed",
-            Event::TokenIssued { .. } => "token_issued",
-            Event::KeyRotated { .. } => "key_rotated",
-        }
-    }
+/// The body as written (borrowing the events).
+#[derive(serde::Serialize)]
+pub(crate) struct BodyRef<'a> {
+    pub events: &'a [Event],
+}
+
+/// The sealed body of one journal entry: one or more events committed atomically.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Body {
+    pub events: Vec<Event>,
 }

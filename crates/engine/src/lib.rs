@@ -11,6 +11,7 @@ mod envelope;
 pub mod event;
 pub mod fields;
 pub mod lock;
+pub mod model;
 mod open;
 mod paths;
 mod rebuild;
@@ -33,7 +34,7 @@ pub fn lock_dirs(paths: &Paths) -> Result<lock::DirLocks> {
     lock::acquire(&paths.lock_files())
 }
 pub use rebuild::{RebuildReport, rebuild_state};
-pub use state_sqlite::{StateStore, TenantRow, TenantStatus, TokenRow};
+pub use state_sqlite::{StateStore, TenantRow, TenantStatus};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -154,7 +155,7 @@ impl Engine {
         self.inner.journal.health()
     }
 
-    fn seal_entry(&self, scope: Scope, event: &Event) -> Result<(Header, Vec<u8>)> {
+    fn seal_entry(&self, scope: Scope, events: &[Event]) -> Result<(Header, Vec<u8>)> {
         if self.inner.state_failed.load(Ordering::SeqCst) {
             return Err(Error::StateFailed("an earlier apply failed".into()));
         }
@@ -169,7 +170,8 @@ impl Engine {
             at: self.now(),
         };
         let body = zeroize::Zeroizing::new(
-            serde_json::to_vec(event).map_err(|e| Error::Envelope(e.to_string()))?,
+            serde_json::to_vec(&event::BodyRef { events })
+                .map_err(|e| Error::Envelope(e.to_string()))?,
         );
         let sealed = crypto::seal(&key, &header.aad(), &body);
         Ok((header, envelope::encode(&header, &sealed)))
@@ -190,14 +192,24 @@ impl Engine {
     /// Seals `event` under `scope`'s current key and returns once it is durable in both mirrors
     /// and applied to the state.
     pub async fn commit(&self, scope: Scope, event: &Event) -> Result<Committed> {
-        let (header, payload) = self.seal_entry(scope, event)?;
+        self.commit_all(scope, std::slice::from_ref(event)).await
+    }
+
+    /// Commits several events as one journal entry: all of them or none.
+    pub async fn commit_all(&self, scope: Scope, events: &[Event]) -> Result<Committed> {
+        let (header, payload) = self.seal_entry(scope, events)?;
         let appended = self.inner.journal.append(payload).await;
         self.committed(header, appended)
     }
 
     /// [`Engine::commit`] for callers outside an async runtime (the CLI).
     pub fn commit_blocking(&self, scope: Scope, event: &Event) -> Result<Committed> {
-        let (header, payload) = self.seal_entry(scope, event)?;
+        self.commit_all_blocking(scope, std::slice::from_ref(event))
+    }
+
+    /// [`Engine::commit_all`] for callers outside an async runtime.
+    pub fn commit_all_blocking(&self, scope: Scope, events: &[Event]) -> Result<Committed> {
+        let (header, payload) = self.seal_entry(scope, events)?;
         let appended = self.inner.journal.append_blocking(payload);
         self.committed(header, appended)
     }
@@ -231,29 +243,77 @@ impl Engine {
         Ok(keys.scopes())
     }
 
-    /// Issues an API token; the secret is returned once and only its hash is kept.
-    pub fn issue_token_blocking(
-        &self,
-        principal: TokenPrincipal,
-    ) -> Result<(TokenId, Secret<String>)> {
+    /// Issues the bootstrap system-administrator token; the secret is returned once and only
+    /// its hash is kept.
+    pub fn issue_bootstrap_token_blocking(&self) -> Result<(TokenId, Secret<String>)> {
         let secret = crypto::generate_token("srt_");
-        let hash = crypto::token_hash(secret.expose());
         let token = TokenId::random();
-        let event = Event::TokenIssued {
-            token,
-            hash: event::Blob(hash.to_vec()),
-            principal,
+        let doc = model::TokenDoc {
+            id: token,
+            tenant: None,
+            principal: TokenPrincipal::SystemAdmin,
+            owner: None,
+            hash: event::Blob(crypto::token_hash(secret.expose()).to_vec()),
+            scopes: None,
+            label: None,
+            created_at: self.now().millis(),
+            expires_at: None,
+            last_used_at: None,
+            revoked_at: None,
         };
-        self.commit_blocking(Scope::System, &event)?;
+        self.commit_blocking(Scope::System, &Event::TokenIssued { doc })?;
         Ok((token, secret))
     }
 
-    /// Finds the token a bearer secret belongs to.
-    pub fn authenticate_token(&self, secret: &str) -> Result<Option<TokenRow>> {
-        Ok(self
-            .inner
-            .state
-            .find_token_by_hash(&crypto::token_hash(secret))?)
+    /// The token a bearer secret belongs to, if any (revoked and expired ones included: the
+    /// caller decides).
+    pub fn find_token(&self, secret: &str) -> Result<Option<model::TokenDoc>> {
+        self.find_doc("tokens", &crypto::token_hash(secret))
+    }
+
+    /// A document by id.
+    pub fn get_doc<T: model::Document>(&self, id: &str) -> Result<Option<T>> {
+        let doc = self.inner.state.get_doc(T::KIND, id)?;
+        doc.map(|d| model::from_doc(&d).map_err(|e| Error::Envelope(e.to_string())))
+            .transpose()
+    }
+
+    /// A document by its unique lookup key in a realm.
+    pub fn find_doc<T: model::Document>(&self, realm: &str, lookup: &[u8]) -> Result<Option<T>> {
+        let doc = self.inner.state.find_doc(T::KIND, realm, lookup)?;
+        doc.map(|d| model::from_doc(&d).map_err(|e| Error::Envelope(e.to_string())))
+            .transpose()
+    }
+
+    /// Documents of a realm ordered by id, after `after`.
+    pub fn list_docs<T: model::Document>(
+        &self,
+        realm: &str,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<T>> {
+        let docs = self.inner.state.list_docs(T::KIND, realm, after, limit)?;
+        docs.iter()
+            .map(|d| model::from_doc(d).map_err(|e| Error::Envelope(e.to_string())))
+            .collect()
+    }
+
+    /// Documents belonging to `parent`.
+    pub fn children<T: model::Document>(&self, parent: &str) -> Result<Vec<T>> {
+        let docs = self.inner.state.children(T::KIND, parent)?;
+        docs.iter()
+            .map(|d| model::from_doc(d).map_err(|e| Error::Envelope(e.to_string())))
+            .collect()
+    }
+
+    /// A keyed hash under the scope's index key (stable across data-key rotations): the blind
+    /// index for equality lookups of sealed values.
+    pub fn blind_index(&self, scope: Scope, domain: &str, value: &[u8]) -> Result<[u8; 32]> {
+        let key = {
+            let keys = self.inner.keys.read().map_err(|_| Error::Poisoned)?;
+            keys.index_key(&scope.key_name())?
+        };
+        Ok(crypto::keyed_hash(&key, domain, value))
     }
 
     /// Stops the journal writer after it drains.

@@ -10,7 +10,7 @@ use state_sqlite::StateStore;
 use types::{Clock, SystemClock};
 
 use crate::apply::Applier;
-use crate::{Engine, Error, Inner, Paths, Result, TokenPrincipal, lock};
+use crate::{Engine, Error, Inner, Paths, Result, lock};
 
 /// Entries applied per state transaction during catch-up.
 const REPLAY_CHUNK: usize = 512;
@@ -124,7 +124,7 @@ impl Engine {
             }),
         };
         let bootstrap_token = if fresh {
-            let (_, secret) = engine.issue_token_blocking(TokenPrincipal::SystemAdmin)?;
+            let (_, secret) = engine.issue_bootstrap_token_blocking()?;
             report
                 .push("issued the bootstrap system-admin token (shown once, stored hashed)".into());
             Some(secret)

@@ -1,29 +1,155 @@
-//! Extractors named for what they guarantee. [`SystemAdmin`]: the request carries a bearer token
-//! of the system administrator. Anything else is refused before the handler runs.
+//! Extractors named for what they guarantee.
+//!
+//! - [`Authenticated`]: a live session (bearer `srs_…` or the `__Host-` cookie) or API token
+//!   (bearer `srt_…`). A cookie-authenticated request with an unsafe method must also pass the
+//!   CSRF defence: `X-CSRF-Token` bound to the session and a same-origin `Origin`/`Referer`.
+//! - [`SystemAdmin`]: an authenticated caller allowed to administer tenants.
+//!
+//! Every handler starts with one of these and then calls `access::authorize` for its resource.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use access::{Action, Resource};
 use axum::extract::FromRequestParts;
-use axum::http::header;
 use axum::http::request::Parts;
-use engine::TokenPrincipal;
-use types::TokenId;
+use axum::http::{HeaderMap, Method, header};
+use identity::{Caller, Credential};
 
 use crate::{ApiError, AppState};
 
-/// A request authenticated as the system administrator.
+/// The name of the session cookie (the `__Host-` prefix forces Secure, Path=/ and no Domain).
+pub const SESSION_COOKIE: &str = "__Host-strongroom-session";
+
+/// The TCP peer of the connection, inserted by the server.
 #[derive(Debug, Clone, Copy)]
-pub struct SystemAdmin {
-    /// The token that authenticated the request (for the audit trail).
-    #[allow(dead_code)]
-    pub token: TokenId,
+pub struct ClientAddr(pub SocketAddr);
+
+/// The client's IP (loopback when the server did not say, as in in-process tests).
+pub(crate) fn client_ip(parts: &Parts) -> IpAddr {
+    parts
+        .extensions
+        .get::<ClientAddr>()
+        .map_or(IpAddr::from([127, 0, 0, 1]), |c| c.0.ip())
 }
 
-fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+/// A request from an authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub caller: Caller,
+    /// The session secret, when the request came with the session cookie or bearer session.
+    pub via_cookie: bool,
+}
+
+impl Authenticated {
+    /// `authorize`, as an `ApiError` on refusal.
+    pub fn require(&self, action: Action, resource: &Resource<'_>) -> Result<(), ApiError> {
+        access::authorize(&self.caller.principal, action, resource).map_err(ApiError::from)
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
+
+/// The session secret from the `Cookie` header, if present.
+pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.trim())
+}
+
+fn origin_of(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("https://")?;
+    let end = rest.find('/').unwrap_or(rest.len());
+    Some(&url[..("https://".len() + end)])
+}
+
+/// The CSRF defence for cookie-authenticated unsafe requests.
+fn check_csrf(parts: &Parts, state: &AppState, secret: &str) -> Result<(), ApiError> {
+    let refuse = |why: &str| ApiError::forbidden(&format!("CSRF check failed: {why}"));
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| parts.uri.authority().map(|a| a.as_str()))
+        .ok_or_else(|| refuse("no Host"))?;
+    let expected = format!("https://{host}");
+    let origin = parts
+        .headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| {
+            let referer = parts.headers.get(header::REFERER)?.to_str().ok()?;
+            origin_of(referer).map(str::to_owned)
+        })
+        .ok_or_else(|| refuse("no Origin or Referer"))?;
+    if origin != expected {
+        return Err(refuse("cross-origin request"));
+    }
+    let sent = parts
+        .headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| refuse("missing X-CSRF-Token"))?;
+    let wanted = state.identity.csrf_token(secret)?;
+    if !crypto::ct_eq(sent.as_bytes(), wanted.as_bytes()) {
+        return Err(refuse("wrong X-CSRF-Token"));
+    }
+    Ok(())
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+impl FromRequestParts<Arc<AppState>> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(token) = bearer(&parts.headers) {
+            if token.len() > 256 {
+                return Err(ApiError::unauthorized());
+            }
+            let caller = if token.starts_with("srs_") {
+                state.identity.authenticate_session(token).await?
+            } else {
+                state.identity.authenticate_token(token).await?
+            };
+            return Ok(Authenticated {
+                caller,
+                via_cookie: false,
+            });
+        }
+        let secret = session_cookie(&parts.headers).ok_or_else(ApiError::unauthorized)?;
+        if secret.len() > 256 {
+            return Err(ApiError::unauthorized());
+        }
+        let caller = state.identity.authenticate_session(secret).await?;
+        if !is_safe(&parts.method) {
+            check_csrf(parts, state, secret)?;
+        }
+        Ok(Authenticated {
+            caller,
+            via_cookie: true,
+        })
+    }
+}
+
+/// A request from a caller allowed to administer tenants.
+#[derive(Debug, Clone)]
+pub struct SystemAdmin(pub Authenticated);
 
 impl FromRequestParts<Arc<AppState>> for SystemAdmin {
     type Rejection = ApiError;
@@ -32,17 +158,16 @@ impl FromRequestParts<Arc<AppState>> for SystemAdmin {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts).ok_or_else(ApiError::unauthorized)?;
-        if token.len() > 256 {
-            return Err(ApiError::unauthorized());
-        }
-        let row = state
-            .engine
-            .authenticate_token(token)?
-            .ok_or_else(ApiError::unauthorized)?;
-        match TokenPrincipal::parse(&row.principal) {
-            Some(TokenPrincipal::SystemAdmin) => Ok(SystemAdmin { token: row.id }),
-            None => Err(ApiError::unauthorized()),
-        }
+        let auth = Authenticated::from_request_parts(parts, state).await?;
+        auth.require(Action::ManageTenants, &Resource::System)?;
+        Ok(SystemAdmin(auth))
+    }
+}
+
+/// Whether a credential is a session (for routes only sessions may use).
+pub(crate) fn session_id(caller: &Caller) -> Option<types::SessionId> {
+    match caller.credential {
+        Credential::Session { id, .. } => Some(id),
+        _ => None,
     }
 }

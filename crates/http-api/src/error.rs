@@ -13,6 +13,10 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Extra problem members (for example the list of failing rules).
+    pub extra: Option<serde_json::Value>,
+    /// Seconds for a `Retry-After` header.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -21,7 +25,17 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            extra: None,
+            retry_after: None,
         }
+    }
+
+    pub fn forbidden(reason: &str) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("forbidden: {reason}"),
+        )
     }
 
     pub fn not_found() -> Self {
@@ -46,13 +60,29 @@ impl ApiError {
 }
 
 pub(crate) fn problem(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = serde_json::json!({
+    problem_with(status, code, message, None)
+}
+
+pub(crate) fn problem_with(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    extra: Option<&serde_json::Value>,
+) -> Response {
+    let mut body = serde_json::json!({
         "type": format!("https://strongroom.dev/problems/{code}"),
         "title": status.canonical_reason().unwrap_or("error"),
         "status": status.as_u16(),
         "code": code,
         "detail": message,
     });
+    if let (Some(serde_json::Value::Object(more)), serde_json::Value::Object(map)) =
+        (extra, &mut body)
+    {
+        for (k, v) in more {
+            map.insert(k.clone(), v.clone());
+        }
+    }
     let mut response = (status, body.to_string()).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -68,7 +98,68 @@ pub(crate) fn problem(status: StatusCode, code: &str, message: &str) -> Response
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        problem(self.status, self.code, &self.message)
+        let mut response = problem_with(self.status, self.code, &self.message, self.extra.as_ref());
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+impl From<identity::Error> for ApiError {
+    fn from(e: identity::Error) -> Self {
+        use identity::Error as E;
+        let status =
+            |s: StatusCode, code: &'static str, e: &E| ApiError::new(s, code, e.to_string());
+        match e {
+            E::InvalidCredentials => status(StatusCode::UNAUTHORIZED, "invalid_credentials", &e),
+            E::Throttled { retry_after_secs } | E::Busy { retry_after_secs } => {
+                let (s, code) = if matches!(e, E::Throttled { .. }) {
+                    (StatusCode::TOO_MANY_REQUESTS, "throttled")
+                } else {
+                    (StatusCode::SERVICE_UNAVAILABLE, "busy")
+                };
+                let mut err = status(s, code, &e);
+                err.retry_after = Some(retry_after_secs);
+                err
+            }
+            E::MfaInvalid => status(StatusCode::UNAUTHORIZED, "mfa_invalid", &e),
+            E::ChallengeExpired => status(StatusCode::UNAUTHORIZED, "challenge_expired", &e),
+            E::PasswordRejected(ref rules) => {
+                let list: Vec<serde_json::Value> = rules
+                    .iter()
+                    .map(|r| serde_json::json!({ "rule": r.rule(), "message": r.to_string() }))
+                    .collect();
+                let mut err = status(StatusCode::UNPROCESSABLE_ENTITY, "password_rejected", &e);
+                err.extra = Some(serde_json::json!({ "errors": list }));
+                err
+            }
+            E::Unauthenticated => ApiError::unauthorized(),
+            E::ReauthFailed => status(StatusCode::FORBIDDEN, "reauthentication_failed", &e),
+            E::NotFound(_) => status(StatusCode::NOT_FOUND, "not_found", &e),
+            E::Conflict(_) => status(StatusCode::CONFLICT, "conflict", &e),
+            E::Invalid { field, .. } => {
+                let mut err = status(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", &e);
+                err.extra = Some(
+                    serde_json::json!({ "errors": [{ "field": field, "message": e.to_string() }] }),
+                );
+                err
+            }
+            E::Forbidden(_) => status(StatusCode::FORBIDDEN, "forbidden", &e),
+            E::Engine(inner) => inner.into(),
+            E::Credentials(_) => {
+                tracing::error!(error = %e, "credential processing failed");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl From<access::Denied> for ApiError {
+    fn from(d: access::Denied) -> Self {
+        ApiError::forbidden(d.reason)
     }
 }
 

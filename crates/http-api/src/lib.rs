@@ -5,12 +5,15 @@
 //! authorisation (an extractor) and call services; they never touch storage directly. There is
 //! no plaintext listener, and there must never be one.
 
-mod auth;
+pub mod auth;
 mod error;
 mod headers;
 mod health;
 mod json;
+mod limiter;
 mod server;
+mod session_routes;
+mod tenant_admin;
 mod tenants;
 pub mod tls;
 
@@ -19,9 +22,11 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use engine::Engine;
+use identity::Identity;
 use tenancy::Tenancy;
 
 pub use error::ApiError;
+pub use limiter::IpLimiter;
 pub use server::{Server, ServerError};
 
 /// Largest request body accepted by the JSON API.
@@ -32,6 +37,9 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub struct AppState {
     pub engine: Engine,
     pub tenancy: Tenancy,
+    pub identity: Identity,
+    /// Per-IP budget of the authentication routes.
+    pub auth_limiter: Arc<IpLimiter>,
     pub hsts_max_age_secs: u64,
 }
 
@@ -41,6 +49,9 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .merge(health::router())
         .nest("/api/v1/admin/tenants", tenants::router())
+        .nest("/api/v1/admin", tenants::system_router())
+        .nest("/api/v1/tenants", tenant_admin::router())
+        .nest("/api/v1", session_routes::router())
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(error::problem_for_bare_errors))

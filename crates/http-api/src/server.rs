@@ -122,7 +122,10 @@ impl Connection {
             .http1()
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_READ_TIMEOUT);
-        let service = TowerToHyperService::new(self.app);
+        let app = self
+            .app
+            .layer(axum::Extension(crate::auth::ClientAddr(peer)));
+        let service = TowerToHyperService::new(app);
         let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
         tokio::pin!(conn);
         let mut draining = false;

@@ -20,6 +20,56 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/{id}", get(show_tenant))
         .route("/{id}/suspend", post(suspend_tenant))
         .route("/{id}/resume", post(resume_tenant))
+        .route("/{id}/invitations", post(invite_owner))
+}
+
+/// System-realm administration: invitations of further system administrators.
+pub(crate) fn system_router() -> Router<Arc<AppState>> {
+    Router::new().route("/invitations", post(invite_system_admin))
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EmailBody {
+    email: String,
+}
+
+fn invitation_response(
+    invitation: identity::InvitationView,
+    secret: crypto::Secret<String>,
+) -> Response {
+    let body = serde_json::json!({ "invitation": invitation, "token": secret.expose() });
+    (StatusCode::CREATED, axum::Json(body)).into_response()
+}
+
+/// **Permissions:** system admin (`InviteOwner`): invites a tenant owner.
+async fn invite_owner(
+    SystemAdmin(admin): SystemAdmin,
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Json(body): Json<EmailBody>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    admin.require(access::Action::InviteOwner, &access::Resource::Tenant(id))?;
+    state.tenancy.show(id)?;
+    let (invitation, secret) = state
+        .identity
+        .invite(&admin.caller, Some(id), &body.email, "owner")
+        .await?;
+    Ok(invitation_response(invitation, secret))
+}
+
+/// **Permissions:** system admin: invites another system administrator.
+async fn invite_system_admin(
+    SystemAdmin(admin): SystemAdmin,
+    State(state): State<Arc<AppState>>,
+    Json(body): Json<EmailBody>,
+) -> Result<Response, ApiError> {
+    let (invitation, secret) = state
+        .identity
+        .invite(&admin.caller, None, &body.email, "system_admin")
+        .await?;
+    Ok(invitation_response(invitation, secret))
 }
 
 #[derive(Debug, serde::Deserialize)]

@@ -6,6 +6,7 @@
 //! [`StateStore::digest`] proves that a rebuild matches.
 
 mod digest;
+mod docs;
 mod rows;
 mod schema;
 
@@ -15,7 +16,8 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OpenFlags, params};
 use types::TenantId;
 
-pub use rows::{Applied, TenantRow, TenantStatus, TokenRow};
+pub use docs::Doc;
+pub use rows::{Applied, TenantRow, TenantStatus};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -147,8 +149,29 @@ impl StateStore {
         self.with_reader(|c| rows::list_tenants(c, &self.path, after, limit))
     }
 
-    pub fn find_token_by_hash(&self, hash: &[u8; 32]) -> Result<Option<TokenRow>> {
-        self.with_reader(|c| rows::find_token_by_hash(c, &self.path, hash))
+    pub fn get_doc(&self, kind: &'static str, id: &str) -> Result<Option<Doc>> {
+        self.with_reader(|c| docs::get(c, &self.path, kind, id))
+    }
+
+    /// The document of `kind` in `realm` whose unique lookup key is `lookup`.
+    pub fn find_doc(&self, kind: &'static str, realm: &str, lookup: &[u8]) -> Result<Option<Doc>> {
+        self.with_reader(|c| docs::find_by_lookup(c, &self.path, kind, realm, lookup))
+    }
+
+    /// Documents of `kind` in `realm` ordered by id, strictly after `after`, at most `limit`.
+    pub fn list_docs(
+        &self,
+        kind: &'static str,
+        realm: &str,
+        after: &str,
+        limit: u32,
+    ) -> Result<Vec<Doc>> {
+        self.with_reader(|c| docs::list(c, &self.path, kind, realm, after, limit))
+    }
+
+    /// Documents of `kind` belonging to `parent`.
+    pub fn children(&self, kind: &'static str, parent: &str) -> Result<Vec<Doc>> {
+        self.with_reader(|c| docs::list_by_parent(c, &self.path, kind, parent))
     }
 
     /// SHA-256 over a canonical dump of every table, ordered by primary key.
@@ -237,20 +260,21 @@ impl WriteTx<'_> {
         Ok(n == 1)
     }
 
-    pub fn create_token(&mut self, row: &TokenRow) -> Result<()> {
-        self.tx
-            .execute(
-                "INSERT INTO api_tokens (id, token_hash, principal, created_at) \
-                 VALUES (?1, ?2, ?3, ?4)",
-                params![
-                    row.id.to_string(),
-                    &row.hash[..],
-                    row.principal,
-                    row.created_at.millis()
-                ],
-            )
-            .map_err(self.err())?;
-        Ok(())
+    /// Inserts or replaces a document.
+    pub fn put_doc(&mut self, doc: &Doc) -> Result<()> {
+        docs::put(&self.tx, self.path, doc)
+    }
+
+    pub fn delete_doc(&mut self, kind: &str, id: &str) -> Result<bool> {
+        docs::delete(&self.tx, self.path, kind, id)
+    }
+
+    pub fn get_doc(&self, kind: &'static str, id: &str) -> Result<Option<Doc>> {
+        docs::get(&self.tx, self.path, kind, id)
+    }
+
+    pub fn children(&self, kind: &'static str, parent: &str) -> Result<Vec<Doc>> {
+        docs::list_by_parent(&self.tx, self.path, kind, parent)
     }
 
     pub fn find_tenant(&self, id: TenantId) -> Result<Option<TenantRow>> {

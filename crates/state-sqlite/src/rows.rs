@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use types::{TenantId, Timestamp, TokenId};
+use types::{TenantId, Timestamp};
 
 use crate::{Error, Result};
 
@@ -45,15 +45,6 @@ pub struct TenantRow {
     pub status: TenantStatus,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
-}
-
-/// An API token as stored: only the hash of its secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenRow {
-    pub id: TokenId,
-    pub hash: [u8; 32],
-    pub principal: String,
-    pub created_at: Timestamp,
 }
 
 fn corrupt(path: &Path, table: &'static str, reason: String) -> Error {
@@ -138,30 +129,4 @@ pub(crate) fn list_tenants(
         .collect::<rusqlite::Result<Vec<_>>>()
         .map_err(sql(path))?;
     raws.into_iter().map(|r| tenant(path, r)).collect()
-}
-
-pub(crate) fn find_token_by_hash(
-    c: &Connection,
-    path: &Path,
-    hash: &[u8; 32],
-) -> Result<Option<TokenRow>> {
-    let raw: Option<(String, String, i64)> = c
-        .query_row(
-            "SELECT id, principal, created_at FROM api_tokens WHERE token_hash = ?1",
-            params![&hash[..]],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()
-        .map_err(sql(path))?;
-    raw.map(|(id, principal, created_at)| {
-        Ok(TokenRow {
-            id: id
-                .parse()
-                .map_err(|e| corrupt(path, "api_tokens", format!("{e}")))?,
-            hash: *hash,
-            principal,
-            created_at: Timestamp(created_at),
-        })
-    })
-    .transpose()
 }

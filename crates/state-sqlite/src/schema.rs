@@ -12,7 +12,7 @@ use crate::{Error, Result};
 pub(crate) const SCHEMA_VERSION: i64 = 1;
 
 /// Every table, in the fixed order the digest walks them.
-pub(crate) const TABLES: &[&str] = &["tenants", "api_tokens"];
+pub(crate) const TABLES: &[&str] = &["tenants", "docs"];
 
 const SCHEMA_V1: &str = "
 CREATE TABLE meta (
@@ -27,12 +27,18 @@ CREATE TABLE tenants (
     created_at  INTEGER NOT NULL,
     updated_at  INTEGER NOT NULL
 ) STRICT;
-CREATE TABLE api_tokens (
-    id          TEXT PRIMARY KEY,
-    token_hash  BLOB NOT NULL UNIQUE,
-    principal   TEXT NOT NULL,
-    created_at  INTEGER NOT NULL
+CREATE TABLE docs (
+    kind    TEXT NOT NULL,
+    id      TEXT NOT NULL,
+    realm   TEXT NOT NULL,
+    lookup  BLOB,
+    parent  TEXT,
+    doc     BLOB NOT NULL,
+    PRIMARY KEY (kind, id)
 ) STRICT;
+CREATE UNIQUE INDEX docs_lookup ON docs (kind, realm, lookup) WHERE lookup IS NOT NULL;
+CREATE INDEX docs_parent ON docs (kind, parent) WHERE parent IS NOT NULL;
+CREATE INDEX docs_realm ON docs (kind, realm, id);
 ";
 
 pub(crate) fn prepare(conn: &Connection, path: &Path) -> Result<()> {

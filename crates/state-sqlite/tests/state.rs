@@ -1,8 +1,8 @@
 //! The derived state store: writes are transactional, the digest sees every change and only
 //! changes, pagination is by id, and a reset rewinds everything.
 
-use state_sqlite::{Applied, StateStore, TenantRow, TenantStatus, TokenRow};
-use types::{TenantId, Timestamp, TokenId};
+use state_sqlite::{Applied, Doc, StateStore, TenantRow, TenantStatus};
+use types::{TenantId, Timestamp};
 
 fn tenant(i: i64) -> TenantRow {
     TenantRow {
@@ -83,18 +83,33 @@ fn listing_pages_by_id_and_reset_rewinds() {
     expected.sort();
     assert_eq!(seen, expected);
 
-    let token = TokenRow {
-        id: TokenId::random(),
-        hash: [3; 32],
-        principal: "system_admin".into(),
-        created_at: Timestamp(1),
+    let doc = |id: &str, lookup: u8| Doc {
+        kind: "token",
+        id: id.to_owned(),
+        realm: "tokens".to_owned(),
+        lookup: Some(vec![lookup; 32]),
+        parent: Some("us_owner".to_owned()),
+        body: b"{}".to_vec(),
     };
-    store.write(|tx| tx.create_token(&token)).expect("token");
+    store.write(|tx| tx.put_doc(&doc("tk_1", 3))).expect("doc");
     assert_eq!(
-        store.find_token_by_hash(&[3; 32]).expect("find"),
-        Some(token)
+        store.find_doc("token", "tokens", &[3; 32]).expect("find"),
+        Some(doc("tk_1", 3))
     );
-    assert_eq!(store.find_token_by_hash(&[4; 32]).expect("find"), None);
+    assert_eq!(
+        store.find_doc("token", "tokens", &[4; 32]).expect("find"),
+        None
+    );
+    assert_eq!(
+        store.children("token", "us_owner").expect("children").len(),
+        1
+    );
+    // The lookup key is unique per kind and realm.
+    assert!(store.write(|tx| tx.put_doc(&doc("tk_2", 3))).is_err());
+    store
+        .write(|tx| tx.delete_doc("token", "tk_1").map(|_| ()))
+        .expect("delete");
+    assert_eq!(store.get_doc("token", "tk_1").expect("get"), None);
 
     let fresh = {
         let (_d, s) = open();

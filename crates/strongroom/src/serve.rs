@@ -68,8 +68,14 @@ async fn serve(
     let timeout = Duration::from_secs(config.server.handshake_timeout_secs);
     let server = http_api::Server::bind(config.server.listen, tls, timeout).await?;
     let addr = server.local_addr().context("reading the bound address")?;
+    let mut identity_config = identity::IdentityConfig::default();
+    if config.auth.hash_concurrency > 0 {
+        identity_config.hash_concurrency = config.auth.hash_concurrency;
+    }
     let state = Arc::new(http_api::AppState {
         tenancy: Tenancy::new(engine.clone()),
+        identity: identity::Identity::new(engine.clone(), identity_config),
+        auth_limiter: Arc::new(http_api::IpLimiter::new(config.auth.ip_per_minute)),
         engine,
         hsts_max_age_secs: config.server.hsts_max_age_secs,
     });

@@ -121,6 +121,22 @@ define_id!(
     /// A journal entry, bound into the entry's associated data.
     EntryId, "entry", "en_"
 );
+define_id!(
+    /// A user account (a person or a service account) in a tenant or the system realm.
+    UserId, "user", "us_"
+);
+define_id!(
+    /// A login session (its id, never its secret).
+    SessionId, "session", "se_"
+);
+define_id!(
+    /// A custom role of a tenant.
+    RoleId, "role", "ro_"
+);
+define_id!(
+    /// An invitation to join a tenant or the system realm.
+    InvitationId, "invitation", "iv_"
+);
 
 #[cfg(test)]
 mod tests {

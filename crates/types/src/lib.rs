@@ -8,4 +8,4 @@ mod clock;
 mod id;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
-pub use id::{EntryId, IdError, TenantId, TokenId};
+pub use id::{EntryId, IdError, InvitationId, RoleId, SessionId, TenantId, TokenId, UserId};

@@ -1,0 +1,275 @@
+//! The documents the derived state keeps for identity and access: users, sessions, API tokens,
+//! invitations, custom roles and tenant settings. Each is serialised (JSON) into the state's
+//! document table beside its lookup columns.
+//!
+//! Fields a person typed (emails, names, role definitions, token labels) are [`Blob`]s sealed
+//! under the realm's key; secrets are present only as hashes. Nothing here may hold plaintext.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use types::{InvitationId, RoleId, SessionId, TenantId, TokenId, UserId};
+
+use crate::event::{Blob, TokenPrincipal};
+
+/// A typed document of the state's document table.
+pub trait Document: Serialize + DeserializeOwned {
+    const KIND: &'static str;
+    fn id(&self) -> String;
+    fn realm(&self) -> String;
+    fn lookup(&self) -> Option<Vec<u8>> {
+        None
+    }
+    fn parent(&self) -> Option<String> {
+        None
+    }
+}
+
+/// The realm name of the system administrators.
+pub const SYSTEM_REALM: &str = "system";
+
+/// `system` or the tenant id.
+pub fn realm_name(tenant: Option<TenantId>) -> String {
+    tenant.map_or_else(|| SYSTEM_REALM.to_owned(), |t| t.to_string())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserKind {
+    Human,
+    Service,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserStatus {
+    Active,
+    Disabled,
+}
+
+/// One recovery code: its keyed hash and when it was used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveryCode {
+    pub hash: Blob,
+    pub used_at: Option<i64>,
+}
+
+/// A user account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserDoc {
+    pub id: UserId,
+    pub tenant: Option<TenantId>,
+    /// Sealed email address.
+    pub email: Blob,
+    /// Keyed hash of the normalised email under the realm's index key.
+    pub email_index: Blob,
+    pub kind: UserKind,
+    /// `owner`, `admin`, `editor`, `viewer` or a custom role id; `system_admin` in the system realm.
+    pub role: String,
+    pub status: UserStatus,
+    /// Sealed Argon2id PHC string.
+    pub password: Option<Blob>,
+    pub password_changed_at: Option<i64>,
+    /// Sealed TOTP secret; `totp_confirmed` once a code proved the enrolment.
+    pub totp: Option<Blob>,
+    pub totp_confirmed: bool,
+    pub totp_last_step: Option<u64>,
+    pub recovery: Vec<RecoveryCode>,
+    pub failed_logins: u32,
+    pub last_failure_at: Option<i64>,
+    pub locked_at: Option<i64>,
+    pub last_login_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl UserDoc {
+    pub fn has_mfa(&self) -> bool {
+        self.totp.is_some() && self.totp_confirmed
+    }
+}
+
+impl Document for UserDoc {
+    const KIND: &'static str = "user";
+    fn id(&self) -> String {
+        self.id.to_string()
+    }
+    fn realm(&self) -> String {
+        realm_name(self.tenant)
+    }
+    fn lookup(&self) -> Option<Vec<u8>> {
+        Some(self.email_index.0.clone())
+    }
+}
+
+/// A login session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionDoc {
+    pub id: SessionId,
+    pub tenant: Option<TenantId>,
+    pub user: UserId,
+    /// SHA-256 of the session secret.
+    pub hash: Blob,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub restricted: bool,
+    pub revoked_at: Option<i64>,
+}
+
+impl Document for SessionDoc {
+    const KIND: &'static str = "session";
+    fn id(&self) -> String {
+        self.id.to_string()
+    }
+    fn realm(&self) -> String {
+        // Sessions are found by the hash of their secret alone: one realm keeps it unique.
+        "sessions".to_owned()
+    }
+    fn lookup(&self) -> Option<Vec<u8>> {
+        Some(self.hash.0.clone())
+    }
+    fn parent(&self) -> Option<String> {
+        Some(self.user.to_string())
+    }
+}
+
+/// An API token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenDoc {
+    pub id: TokenId,
+    pub tenant: Option<TenantId>,
+    pub principal: TokenPrincipal,
+    /// The user the token acts for (None for the bootstrap token).
+    pub owner: Option<UserId>,
+    /// SHA-256 of the token secret.
+    pub hash: Blob,
+    /// Sealed JSON list of scopes (collection names are tenant data).
+    pub scopes: Option<Blob>,
+    /// Sealed label.
+    pub label: Option<Blob>,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+}
+
+impl Document for TokenDoc {
+    const KIND: &'static str = "token";
+    fn id(&self) -> String {
+        self.id.to_string()
+    }
+    fn realm(&self) -> String {
+        // Tokens are found by hash across realms: one realm for all keeps the lookup unique.
+        "tokens".to_owned()
+    }
+    fn lookup(&self) -> Option<Vec<u8>> {
+        Some(self.hash.0.clone())
+    }
+    fn parent(&self) -> Option<String> {
+        self.owner.map(|u| u.to_string())
+    }
+}
+
+/// An invitation to join a realm.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationDoc {
+    pub id: InvitationId,
+    pub tenant: Option<TenantId>,
+    pub email: Blob,
+    pub email_index: Blob,
+    pub role: String,
+    /// SHA-256 of the invitation secret.
+    pub hash: Blob,
+    pub invited_by: Option<UserId>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub accepted_at: Option<i64>,
+}
+
+impl Document for InvitationDoc {
+    const KIND: &'static str = "invitation";
+    fn id(&self) -> String {
+        self.id.to_string()
+    }
+    fn realm(&self) -> String {
+        "invitations".to_owned()
+    }
+    fn lookup(&self) -> Option<Vec<u8>> {
+        Some(self.hash.0.clone())
+    }
+    fn parent(&self) -> Option<String> {
+        Some(realm_name(self.tenant))
+    }
+}
+
+/// A custom role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleDoc {
+    pub id: RoleId,
+    pub tenant: TenantId,
+    /// Sealed name.
+    pub name: Blob,
+    /// Sealed JSON of `access::RoleDef`.
+    pub def: Blob,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Document for RoleDoc {
+    const KIND: &'static str = "role";
+    fn id(&self) -> String {
+        self.id.to_string()
+    }
+    fn realm(&self) -> String {
+        self.tenant.to_string()
+    }
+}
+
+/// A tenant's identity settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsDoc {
+    pub tenant: TenantId,
+    pub mfa_required: bool,
+    pub lockout_threshold: u32,
+    pub min_password_len: u32,
+    pub updated_at: i64,
+}
+
+impl SettingsDoc {
+    pub fn defaults(tenant: TenantId) -> Self {
+        Self {
+            tenant,
+            mfa_required: false,
+            lockout_threshold: 20,
+            min_password_len: 12,
+            updated_at: 0,
+        }
+    }
+}
+
+impl Document for SettingsDoc {
+    const KIND: &'static str = "settings";
+    fn id(&self) -> String {
+        self.tenant.to_string()
+    }
+    fn realm(&self) -> String {
+        self.tenant.to_string()
+    }
+}
+
+/// Builds the state row of a document.
+pub fn to_doc<T: Document>(value: &T) -> Result<state_sqlite::Doc, serde_json::Error> {
+    Ok(state_sqlite::Doc {
+        kind: T::KIND,
+        id: value.id(),
+        realm: value.realm(),
+        lookup: value.lookup(),
+        parent: value.parent(),
+        body: serde_json::to_vec(value)?,
+    })
+}
+
+/// Reads a document back.
+pub fn from_doc<T: Document>(doc: &state_sqlite::Doc) -> Result<T, serde_json::Error> {
+    serde_json::from_slice(&doc.body)
+}
