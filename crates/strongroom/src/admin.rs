@@ -220,3 +220,52 @@ pub fn tenants(storage: &StorageArgs, action: TenantAction) -> anyhow::Result<Ex
     engine.shutdown();
     Ok(ExitCode::SUCCESS)
 }
+
+fn identity_for(engine: &Engine) -> identity::Identity {
+    identity::Identity::new(engine.clone(), identity::IdentityConfig::default())
+}
+
+/// `strongroom admin create --email E` (password on standard input).
+pub fn create_system_admin(storage: &StorageArgs, email: &str) -> anyhow::Result<ExitCode> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let password = crypto::Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_owned());
+    line.clear();
+    if password.is_empty() {
+        bail!("no password on standard input (pipe it in, e.g. from a password manager)");
+    }
+    let engine = open(storage)?;
+    let identity = identity_for(&engine);
+    let result = identity.create_system_admin_blocking(email, &password);
+    engine.shutdown();
+    let user = result.map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("{}", serde_json::to_string(&user)?);
+    eprintln!(
+        "created system administrator {}; a second factor must be enrolled at first login",
+        user.id
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `strongroom access-review --tenant ID`.
+pub fn access_review(storage: &StorageArgs, tenant: &str) -> anyhow::Result<ExitCode> {
+    let tenant: TenantId = tenant.parse()?;
+    let engine = open(storage)?;
+    let identity = identity_for(&engine);
+    let review = identity.access_review(tenant);
+    engine.shutdown();
+    let review = review.map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("{}", serde_json::to_string_pretty(&review)?);
+    let stale = review.users.iter().filter(|u| u.stale).count()
+        + review.tokens.iter().filter(|t| t.stale).count();
+    eprintln!(
+        "{} users, {} tokens, {} live sessions; {stale} stale (unused for {} days)",
+        review.users.len(),
+        review.tokens.len(),
+        review.sessions.len(),
+        review.stale_after_days
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -56,6 +56,30 @@ enum Command {
     /// Derived-state tools.
     #[command(subcommand)]
     State(StateCommand),
+    /// System administrator accounts (offline).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Every user, role, token and session of a tenant with last activity; stale ones flagged.
+    AccessReview {
+        /// Tenant id (tn_…).
+        #[arg(long)]
+        tenant: String,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create a system administrator; reads the password from the first line of standard input.
+    /// The account must enrol a second factor at its first login.
+    Create {
+        /// Email address of the administrator.
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -159,6 +183,10 @@ impl Cli {
             Command::Keys(KeysCommand::List(args)) => admin::keys_list(&args),
             Command::Tenants(cmd) => run_tenants(cmd),
             Command::State(StateCommand::Digest(args)) => admin::state_digest(&args),
+            Command::Admin(AdminCommand::Create { email, storage }) => {
+                admin::create_system_admin(&storage, &email)
+            }
+            Command::AccessReview { tenant, storage } => admin::access_review(&storage, &tenant),
         }
     }
 }

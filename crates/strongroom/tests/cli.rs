@@ -42,6 +42,8 @@ fn every_command_has_help() {
         &["tenants", "suspend"],
         &["tenants", "resume"],
         &["state", "digest"],
+        &["admin", "create"],
+        &["access-review"],
     ];
     for command in commands {
         let mut args = command.to_vec();
