@@ -184,6 +184,9 @@ pub struct InvitationDoc {
     pub created_at: i64,
     pub expires_at: i64,
     pub accepted_at: Option<i64>,
+    /// Set for a password reset of an existing account instead of an invitation.
+    #[serde(default)]
+    pub reset_user: Option<UserId>,
 }
 
 impl Document for InvitationDoc {

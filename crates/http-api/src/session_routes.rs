@@ -24,6 +24,7 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/auth/logout", post(logout))
         .route("/auth/csrf", get(get_csrf))
         .route("/invitations/accept", post(accept_invitation))
+        .route("/password-reset", post(finish_password_reset))
         .route("/me", get(get_me))
         .route("/me/sessions", get(list_sessions))
         .route("/me/sessions/{id}", delete(revoke_session))
@@ -189,6 +190,19 @@ async fn accept_invitation(
         .accept_invitation(&body.token, Zeroizing::new(body.password))
         .await?;
     Ok((StatusCode::CREATED, axum::Json(user)).into_response())
+}
+
+/// **Permissions:** none (holder of a password-reset secret; rate-limited per IP).
+async fn finish_password_reset(
+    _budget: AuthBudget,
+    State(state): State<Arc<AppState>>,
+    Json(body): Json<AcceptBody>,
+) -> Result<Response, ApiError> {
+    let user = state
+        .identity
+        .accept_invitation(&body.token, Zeroizing::new(body.password))
+        .await?;
+    Ok(axum::Json(user).into_response())
 }
 
 /// **Permissions:** any authenticated caller with an account.

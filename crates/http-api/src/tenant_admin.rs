@@ -28,6 +28,10 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/{tenant}/users/{user}/enable", post(enable_user))
         .route("/{tenant}/users/{user}/unlock", post(unlock_user))
         .route("/{tenant}/users/{user}/role", put(set_role))
+        .route(
+            "/{tenant}/users/{user}/password-reset",
+            post(start_password_reset),
+        )
         .route("/{tenant}/users/{user}/tokens", get(list_user_tokens))
         .route("/{tenant}/invitations", post(invite))
         .route("/{tenant}/service-accounts", post(create_service_account))
@@ -170,6 +174,24 @@ async fn delete_user(
     auth.require(action_on(&state, t, u)?, &Resource::Tenant(t))?;
     state.identity.delete_user(t, u).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// **Permissions:** `ManageUsers` (`ManageOwners` for an owner). Returns a single-use secret to
+/// hand to the person; using it sets a new password, ends their sessions and lifts a lock.
+async fn start_password_reset(
+    auth: Authenticated,
+    State(state): State<Arc<AppState>>,
+    Path((t, u)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let t = tenant(&auth, &t, Action::ManageUsers)?;
+    let u: UserId = id(&u)?;
+    auth.require(action_on(&state, t, u)?, &Resource::Tenant(t))?;
+    let (expires_at, secret) = state
+        .identity
+        .start_password_reset(&auth.caller, Some(t), u)
+        .await?;
+    let body = serde_json::json!({ "token": secret.expose(), "expires_at": expires_at });
+    Ok((StatusCode::CREATED, axum::Json(body)).into_response())
 }
 
 #[derive(serde::Deserialize)]

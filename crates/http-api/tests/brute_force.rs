@@ -89,6 +89,47 @@ async fn a_thousand_guesses_get_at_most_the_threshold_evaluated() {
         "unlocked"
     );
 
+    // Lock it again; this time a password reset lifts the lock (and ends every session).
+    let (evaluated, _, _) = attack(&app, &t, "val@acme.test").await;
+    assert_eq!(evaluated, threshold);
+    let reset = app
+        .post(
+            &format!("/api/v1/tenants/{t}/users/{victim}/password-reset"),
+            &owner.bearer(),
+            json!({}),
+        )
+        .await;
+    assert_eq!(reset.status, StatusCode::CREATED, "{:?}", reset.body);
+    let token = reset.body["token"].as_str().expect("token").to_owned();
+    let new_password = "a brand new passphrase after the attack";
+    let r = app
+        .post(
+            "/api/v1/password-reset",
+            &Auth::None,
+            json!({ "token": token, "password": new_password }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!(r.body["locked"], false);
+    assert_eq!(
+        app.login(&t, "val@acme.test", new_password, None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let again = app
+        .post(
+            "/api/v1/password-reset",
+            &Auth::None,
+            json!({ "token": token, "password": "yet another passphrase here" }),
+        )
+        .await;
+    assert_eq!(
+        again.status,
+        StatusCode::NOT_FOUND,
+        "a reset secret works once"
+    );
+
     // An account that does not exist is throttled and locked alike (no enumeration).
     let (evaluated, _, _) = attack(&app, &t, "nobody@acme.test").await;
     assert_eq!(evaluated, threshold, "unknown accounts get the same budget");

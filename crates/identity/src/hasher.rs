@@ -72,11 +72,12 @@ impl Hasher {
         password: Zeroizing<String>,
         phc: Option<Zeroizing<String>>,
     ) -> Result<bool> {
-        self.evaluations.fetch_add(1, Ordering::SeqCst);
         let dummy = Arc::clone(&self.dummy);
+        let evaluations = Arc::clone(&self.evaluations);
         let real = phc.is_some();
         let ok = self
             .run(move || {
+                evaluations.fetch_add(1, Ordering::SeqCst);
                 let target: &str = phc.as_deref().map_or(dummy.as_str(), |p| p.as_str());
                 credentials::verify_password(&password, target)
             })
@@ -87,5 +88,42 @@ impl Hasher {
     /// [`Hasher::hash`] for the CLI (no runtime).
     pub fn hash_blocking(&self, password: &str) -> Result<String> {
         Ok(credentials::hash_password(password, &self.params)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A flood larger than the pool is refused as busy instead of queueing without bound.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_flood_beyond_the_pool_is_refused_as_busy() {
+        let hasher = Hasher::new(credentials::OWASP, 1, Duration::from_millis(1));
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let h = hasher.clone();
+                tokio::spawn(
+                    async move { h.verify(Zeroizing::new(format!("guess {i}")), None).await },
+                )
+            })
+            .collect();
+        let mut busy = 0;
+        let mut done = 0;
+        for t in tasks {
+            match t.await.expect("join") {
+                Err(Error::Busy { retry_after_secs }) => {
+                    assert!(retry_after_secs >= 1);
+                    busy += 1;
+                }
+                Ok(false) => done += 1,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert!(busy >= 1 && done >= 1, "busy {busy}, done {done}");
+        assert_eq!(
+            hasher.evaluations(),
+            done,
+            "refused attempts are not evaluated"
+        );
     }
 }

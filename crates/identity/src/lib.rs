@@ -10,6 +10,7 @@ mod error;
 mod hasher;
 mod login;
 mod mfa;
+mod passwords;
 mod principal;
 mod review;
 mod roles;
@@ -46,6 +47,8 @@ pub struct IdentityConfig {
     pub session_absolute_ms: i64,
     pub mfa_challenge_ms: i64,
     pub invitation_ms: i64,
+    /// Lifetime of a password-reset secret.
+    pub reset_ms: i64,
     /// Activity is journaled at most this often per session or token.
     pub touch_interval_ms: i64,
     /// Days without use after which the access review flags an account or token as stale.
@@ -69,6 +72,7 @@ impl Default for IdentityConfig {
             session_absolute_ms: 12 * 60 * 60 * 1000,
             mfa_challenge_ms: 5 * 60 * 1000,
             invitation_ms: 7 * 24 * 60 * 60 * 1000,
+            reset_ms: 24 * 60 * 60 * 1000,
             touch_interval_ms: 60 * 1000,
             stale_days: 90,
             max_token_days: 365,

@@ -135,6 +135,7 @@ impl Identity {
             created_at: now,
             expires_at: now + self.inner.config.invitation_ms,
             accepted_at: None,
+            reset_user: None,
         };
         self.inner
             .engine
@@ -164,6 +165,9 @@ impl Identity {
             field(inv.tenant, "invitations", &row, "email"),
             &inv.email.0,
         )?;
+        if let Some(user) = inv.reset_user {
+            return self.finish_reset(&inv, user, &email, password).await;
+        }
         if self.find_user_by_email(inv.tenant, &email)?.is_some() {
             return Err(Error::Conflict(
                 "a user with this email already exists".into(),
@@ -225,59 +229,6 @@ impl Identity {
             created_at: now,
             updated_at: now,
         })
-    }
-
-    /// Applies the password policy of the realm, naming every rule that fails.
-    pub(crate) fn check_password(
-        &self,
-        tenant: Option<TenantId>,
-        email: &str,
-        password: &str,
-        has_mfa: bool,
-    ) -> Result<()> {
-        let min = match tenant {
-            Some(t) => self.settings_doc(t)?.min_password_len as usize,
-            None => credentials::PasswordPolicy::default().min_len,
-        };
-        let policy = credentials::PasswordPolicy {
-            min_len: min,
-            min_len_without_mfa: min.max(15),
-            ..Default::default()
-        };
-        let local = email.split('@').next().unwrap_or_default().to_owned();
-        let tenant_name = match tenant {
-            Some(t) => self.tenant_name(t)?,
-            None => String::new(),
-        };
-        let words: Vec<&str> = [local.as_str(), tenant_name.as_str()]
-            .into_iter()
-            .filter(|w| !w.is_empty())
-            .collect();
-        let ctx = credentials::PolicyContext {
-            has_mfa,
-            context_words: &words,
-        };
-        credentials::password::check(&policy, password, &ctx).map_err(Error::PasswordRejected)
-    }
-
-    fn tenant_name(&self, tenant: TenantId) -> Result<String> {
-        let row = self
-            .inner
-            .engine
-            .state()
-            .find_tenant(tenant)
-            .map_err(engine::Error::from)?;
-        let Some(row) = row else {
-            return Err(Error::NotFound("tenant"));
-        };
-        let id = tenant.to_string();
-        let at = engine::fields::FieldRef {
-            scope: engine::Scope::Tenant(tenant),
-            table: "tenants",
-            row: &id,
-            field: "name",
-        };
-        self.open_text(at, &row.name_sealed)
     }
 
     /// Creates a service account (no password; acts through API tokens only).
@@ -418,94 +369,6 @@ impl Identity {
             )
             .await?;
         Ok(())
-    }
-
-    /// Changes the caller's password after checking the current one; ends every other session.
-    pub async fn change_password(
-        &self,
-        caller: &Caller,
-        current: Zeroizing<String>,
-        new: Zeroizing<String>,
-    ) -> Result<()> {
-        let user = caller.account()?.clone();
-        self.reauthenticate(&user, current).await?;
-        let email = self.open_text(
-            field(user.tenant, "users", &user.id.to_string(), "email"),
-            &user.email.0,
-        )?;
-        self.check_password(user.tenant, &email, &new, user.has_mfa())?;
-        let phc = self.inner.hasher.hash(new).await?;
-        let sealed = self.seal_text(
-            field(user.tenant, "users", &user.id.to_string(), "password"),
-            &phc,
-        )?;
-        let except = match caller.credential {
-            crate::Credential::Session { id, .. } => Some(id),
-            _ => None,
-        };
-        let events = [
-            Event::UserChanged {
-                user: user.id,
-                change: UserChange::Password { hash: sealed },
-            },
-            Event::UserSessionsRevoked {
-                user: user.id,
-                except,
-            },
-        ];
-        self.inner
-            .engine
-            .commit_all(scope_of(user.tenant), &events)
-            .await?;
-        Ok(())
-    }
-
-    /// Checks the account's current password (for changes to credentials).
-    pub(crate) async fn reauthenticate(
-        &self,
-        user: &UserDoc,
-        password: Zeroizing<String>,
-    ) -> Result<()> {
-        let phc = match &user.password {
-            Some(p) => {
-                let plain = self.inner.engine.open_field(
-                    field(user.tenant, "users", &user.id.to_string(), "password"),
-                    &p.0,
-                )?;
-                Some(Zeroizing::new(String::from_utf8_lossy(&plain).into_owned()))
-            }
-            None => None,
-        };
-        if self.inner.hasher.verify(password, phc).await? {
-            Ok(())
-        } else {
-            Err(Error::ReauthFailed)
-        }
-    }
-
-    /// Creates a system administrator with a password (the CLI's `admin create`); the account
-    /// must enrol a second factor at first login.
-    pub fn create_system_admin_blocking(&self, email: &str, password: &str) -> Result<UserView> {
-        let email = normalize_email(email)?;
-        if self.find_user_by_email(None, &email)?.is_some() {
-            return Err(Error::Conflict(
-                "a system administrator with this email already exists".into(),
-            ));
-        }
-        self.check_password(None, &email, password, false)?;
-        let phc = self.inner.hasher.hash_blocking(password)?;
-        let user = self.new_user(
-            None,
-            &email,
-            UserKind::Human,
-            SYSTEM_ADMIN_ROLE.to_owned(),
-            Some(&phc),
-        )?;
-        self.inner.engine.commit_blocking(
-            engine::Scope::System,
-            &Event::UserCreated { doc: user.clone() },
-        )?;
-        self.user_view(&user)
     }
 }
 
