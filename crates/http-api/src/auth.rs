@@ -171,3 +171,33 @@ pub(crate) fn session_id(caller: &Caller) -> Option<types::SessionId> {
         _ => None,
     }
 }
+
+/// An authenticated caller of the tenant named by the `{tenant}` path segment, refused before
+/// the body or the query is read when it belongs to another tenant (or none). Handlers still
+/// authorise their specific action with [`Authenticated::require`].
+#[derive(Debug, Clone)]
+pub struct TenantMember(pub Authenticated);
+
+impl FromRequestParts<Arc<AppState>> for TenantMember {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let auth = Authenticated::from_request_parts(parts, state).await?;
+        let params =
+            axum::extract::Path::<std::collections::HashMap<String, String>>::from_request_parts(
+                parts, state,
+            )
+            .await
+            .map_err(|_| ApiError::not_found())?;
+        let tenant = params
+            .get("tenant")
+            .and_then(|raw| raw.parse::<types::TenantId>().ok());
+        if tenant.is_none() || auth.caller.tenant != tenant {
+            return Err(ApiError::forbidden("another tenant"));
+        }
+        Ok(TenantMember(auth))
+    }
+}

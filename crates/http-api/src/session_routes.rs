@@ -200,7 +200,7 @@ async fn finish_password_reset(
 ) -> Result<Response, ApiError> {
     let user = state
         .identity
-        .accept_invitation(&body.token, Zeroizing::new(body.password))
+        .finish_password_reset(&body.token, Zeroizing::new(body.password))
         .await?;
     Ok(axum::Json(user).into_response())
 }

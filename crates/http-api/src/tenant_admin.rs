@@ -15,7 +15,7 @@ use engine::model::UserStatus;
 use identity::SettingsView;
 use types::{RoleId, TenantId, TokenId, UserId};
 
-use crate::auth::Authenticated;
+use crate::auth::{Authenticated, TenantMember};
 use crate::json::Json;
 use crate::session_routes::{TokenBody, new_token_response};
 use crate::{ApiError, AppState};
@@ -82,7 +82,7 @@ struct Page {
 
 /// **Permissions:** tenant owner or admin (`ReadUsers`).
 async fn list_users(
-    auth: Authenticated,
+    TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
     Path(t): Path<String>,
     Query(page): Query<Page>,
@@ -112,7 +112,7 @@ async fn list_users(
 
 /// **Permissions:** tenant owner or admin (`ReadUsers`).
 async fn show_user(
-    auth: Authenticated,
+    TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
     Path((t, u)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
@@ -135,7 +135,7 @@ async fn change_status(
 
 /// **Permissions:** `ManageUsers` (`ManageOwners` for an owner). Ends the user's sessions.
 async fn disable_user(
-    auth: Authenticated,
+    TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
     Path((t, u)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
@@ -144,7 +144,7 @@ async fn disable_user(
 
 /// **Permissions:** `ManageUsers` (`ManageOwners` for an owner).
 async fn enable_user(
-    auth: Authenticated,
+    TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
     Path((t, u)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
@@ -153,7 +153,7 @@ async fn enable_user(
 
 /// **Permissions:** `ManageUsers` (`ManageOwners` for an owner).
 async fn unlock_user(
-    auth: Authenticated,
+    TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
     Path((t, u)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
@@ -165,7 +165,7 @@ async fn unlock_user(
 
 /// **Permissions:** `ManageUsers` (`ManageOwners` for an owner).
 async fn delete_user(
-    auth: Authenticated,
+    TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
     Path((t, u)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
@@ -179,7 +179,7 @@ async fn delete_user(
 /// **Permissions:** `ManageUsers` (`ManageOwners` for an owner). Returns a single-use secret to
 /// hand to the person; using it sets a new password, ends their sessions and lifts a lock.
 async fn start_password_reset(
-    auth: Authenticated,
+    TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
     Path((t, u)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
@@ -202,7 +202,7 @@ struct RoleBody {
 
 /// **Permissions:** `ManageUsers`; `ManageOwners` to change an owner or make one.
 async fn set_role(
-    auth: Authenticated,
+    TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
     Path((t, u)): Path<(String, String)>,
     Json(body): Json<RoleBody>,
@@ -218,7 +218,7 @@ async fn set_role(
 
 /// **Permissions:** `ManageTokens`.
 async fn list_user_tokens(
-    auth: Authenticated,
+    TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
     Path((t, u)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
@@ -240,7 +240,7 @@ struct InviteBody {
 
 /// **Permissions:** `ManageUsers`; `ManageOwners` to invite an owner.
 async fn invite(
-    auth: Authenticated,
+    TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
     Path(t): Path<String>,
     Json(body): Json<InviteBody>,
@@ -266,7 +266,7 @@ struct ServiceBody {
 
 /// **Permissions:** `ManageUsers`.
 async fn create_service_account(
-    auth: Authenticated,
+    TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
     Path(t): Path<String>,
     Json(body): Json<ServiceBody>,
@@ -281,7 +281,7 @@ async fn create_service_account(
 
 /// **Permissions:** `ManageTokens` (the token never exceeds the service account's role).
 async fn create_service_token(
-    auth: Authenticated,
+    TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
     Path((t, u)): Path<(String, String)>,
     Json(body): Json<TokenBody>,
@@ -303,7 +303,7 @@ async fn create_service_token(
 
 /// **Permissions:** `ManageTokens`.
 async fn revoke_token(
-    auth: Authenticated,
+    TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
     Path((t, k)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
@@ -322,7 +322,7 @@ struct RoleDefBody {
 
 /// **Permissions:** `ManageRoles`.
 async fn list_roles(
-    auth: Authenticated,
+    TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
     Path(t): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -332,7 +332,7 @@ async fn list_roles(
 
 /// **Permissions:** `ManageRoles`.
 async fn create_role(
-    auth: Authenticated,
+    TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
     Path(t): Path<String>,
     Json(body): Json<RoleDefBody>,
@@ -347,7 +347,7 @@ async fn create_role(
 
 /// **Permissions:** `ManageRoles`.
 async fn show_role(
-    auth: Authenticated,
+    TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
     Path((t, r)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
@@ -358,7 +358,7 @@ async fn show_role(
 
 /// **Permissions:** `ManageRoles`.
 async fn update_role(
-    auth: Authenticated,
+    TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
     Path((t, r)): Path<(String, String)>,
     Json(body): Json<RoleDefBody>,
@@ -376,7 +376,7 @@ async fn update_role(
 
 /// **Permissions:** `ManageRoles`.
 async fn delete_role(
-    auth: Authenticated,
+    TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
     Path((t, r)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
@@ -388,7 +388,7 @@ async fn delete_role(
 
 /// **Permissions:** `ManageSettings`.
 async fn get_settings(
-    auth: Authenticated,
+    TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
     Path(t): Path<String>,
 ) -> Result<Response, ApiError> {
@@ -398,7 +398,7 @@ async fn get_settings(
 
 /// **Permissions:** `ManageSettings`.
 async fn put_settings(
-    auth: Authenticated,
+    TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
     Path(t): Path<String>,
     Json(body): Json<SettingsView>,
@@ -409,7 +409,7 @@ async fn put_settings(
 
 /// **Permissions:** `ReadAccessReview`.
 async fn access_review(
-    auth: Authenticated,
+    TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
     Path(t): Path<String>,
 ) -> Result<Response, ApiError> {

@@ -161,3 +161,89 @@ async fn expired_invitations_are_refused() {
         .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{:?}", r.body);
 }
+
+/// Regression: an administrator must not keep a way into an account that became an owner after
+/// the reset was issued; invitations and resets are not interchangeable.
+#[tokio::test]
+async fn a_reset_dies_when_the_role_changes_and_tokens_do_not_cross_flows() {
+    let app = App::new().await;
+    let t = app.create_tenant("Umbrella").await;
+    let owner = app.user(&t, "olga@umbrella.test", "owner").await;
+    let admin = app.user(&t, "adam@umbrella.test", "admin").await;
+    let (victim, _) = app.add_user(&t, "vic@umbrella.test", "viewer").await;
+    let reset = app
+        .post(
+            &format!("/api/v1/tenants/{t}/users/{victim}/password-reset"),
+            &admin.bearer(),
+            json!({}),
+        )
+        .await;
+    assert_eq!(reset.status, StatusCode::CREATED);
+    let token = reset.body["token"].as_str().expect("token").to_owned();
+    let promoted = app
+        .send(
+            axum::http::Method::PUT,
+            &format!("/api/v1/tenants/{t}/users/{victim}/role"),
+            &owner.bearer(),
+            Some(json!({ "role": "owner" })),
+        )
+        .await;
+    assert_eq!(promoted.status, StatusCode::OK);
+    let r = app
+        .post(
+            "/api/v1/password-reset",
+            &Auth::None,
+            json!({ "token": token, "password": "the admin's takeover passphrase" }),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::CONFLICT,
+        "a stale reset must not work: {:?}",
+        r.body
+    );
+
+    // An invitation secret does not reset, a reset secret does not create an account.
+    let caller = app
+        .state
+        .identity
+        .authenticate_token(&app.root)
+        .await
+        .expect("root");
+    let (_, invite) = app
+        .state
+        .identity
+        .invite(
+            &caller,
+            Some(t.parse().expect("id")),
+            "new@umbrella.test",
+            "viewer",
+        )
+        .await
+        .expect("invite");
+    let r = app
+        .post(
+            "/api/v1/password-reset",
+            &Auth::None,
+            json!({ "token": invite.expose(), "password": "some fine passphrase here" }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let (other, _) = app.add_user(&t, "ed@umbrella.test", "editor").await;
+    let reset = app
+        .post(
+            &format!("/api/v1/tenants/{t}/users/{other}/password-reset"),
+            &admin.bearer(),
+            json!({}),
+        )
+        .await;
+    let token = reset.body["token"].as_str().expect("token").to_owned();
+    let r = app
+        .post(
+            "/api/v1/invitations/accept",
+            &Auth::None,
+            json!({ "token": token, "password": "some fine passphrase here" }),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}

@@ -147,15 +147,28 @@ impl Identity {
         Ok((expires_at, secret))
     }
 
-    pub(crate) async fn finish_reset(
+    /// Uses a password-reset secret: sets the new password, ends every session, lifts a lock.
+    /// Refused when the account's role changed since the reset was issued (an administrator must
+    /// not keep a way into an account that has since become more privileged, such as an owner).
+    pub async fn finish_password_reset(
         &self,
-        inv: &InvitationDoc,
-        id: UserId,
-        email: &str,
+        secret: &str,
         password: Zeroizing<String>,
     ) -> Result<UserView> {
+        let inv = self.pending_invitation(secret, true)?;
+        let id = inv.reset_user.ok_or(Error::NotFound("password reset"))?;
+        let row = inv.id.to_string();
+        let email = self.open_text(
+            field(inv.tenant, "invitations", &row, "email"),
+            &inv.email.0,
+        )?;
         let user = self.user(inv.tenant, id)?;
-        self.check_password(inv.tenant, email, &password, user.has_mfa())?;
+        if user.role != inv.role {
+            return Err(Error::Conflict(
+                "the account's role changed since this reset was issued; ask for a new one".into(),
+            ));
+        }
+        self.check_password(inv.tenant, &email, &password, user.has_mfa())?;
         let phc = self.inner.hasher.hash(password).await?;
         let sealed = self.seal_text(
             field(inv.tenant, "users", &id.to_string(), "password"),

@@ -147,27 +147,34 @@ impl Identity {
         Ok((self.invitation_view(&doc)?, secret))
     }
 
+    /// A pending invitation (or, with `reset`, a pending password reset) by its secret.
+    pub(crate) fn pending_invitation(&self, secret: &str, reset: bool) -> Result<InvitationDoc> {
+        let hash = crypto::token_hash(secret);
+        let what = if reset {
+            "password reset (unknown, used or expired)"
+        } else {
+            "invitation (unknown, used or expired)"
+        };
+        self.inner
+            .engine
+            .find_doc::<InvitationDoc>("invitations", &hash)?
+            .filter(|i| i.accepted_at.is_none() && i.expires_at > self.now())
+            .filter(|i| i.reset_user.is_some() == reset)
+            .ok_or(Error::NotFound(what))
+    }
+
     /// Accepts an invitation: creates the account with `password`. Single use; expires.
     pub async fn accept_invitation(
         &self,
         secret: &str,
         password: Zeroizing<String>,
     ) -> Result<UserView> {
-        let hash = crypto::token_hash(secret);
-        let inv = self
-            .inner
-            .engine
-            .find_doc::<InvitationDoc>("invitations", &hash)?
-            .filter(|i| i.accepted_at.is_none() && i.expires_at > self.now())
-            .ok_or(Error::NotFound("invitation (unknown, used or expired)"))?;
+        let inv = self.pending_invitation(secret, false)?;
         let row = inv.id.to_string();
         let email = self.open_text(
             field(inv.tenant, "invitations", &row, "email"),
             &inv.email.0,
         )?;
-        if let Some(user) = inv.reset_user {
-            return self.finish_reset(&inv, user, &email, password).await;
-        }
         if self.find_user_by_email(inv.tenant, &email)?.is_some() {
             return Err(Error::Conflict(
                 "a user with this email already exists".into(),
