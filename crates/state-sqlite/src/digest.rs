@@ -18,7 +18,12 @@ pub(crate) fn compute(c: &Connection, path: &Path) -> Result<[u8; 32]> {
     let mut buf = crypto::Sha256::new();
     for table in ["meta"].iter().chain(TABLES) {
         push(&mut buf, b't', table.as_bytes());
-        let order = if *table == "meta" { "applied_seq" } else { "1" };
+        let order = match *table {
+            "meta" => "applied_seq",
+            "docs" => "kind, id",
+            "record_index" => "collection, value_hash, record",
+            _ => "1",
+        };
         let mut stmt = c
             .prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))
             .map_err(err)?;

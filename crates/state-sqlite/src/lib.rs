@@ -7,6 +7,7 @@
 
 mod digest;
 mod docs;
+mod records;
 mod rows;
 mod schema;
 
@@ -17,6 +18,7 @@ use rusqlite::{Connection, OpenFlags, params};
 use types::TenantId;
 
 pub use docs::Doc;
+pub use records::{RecordQuery, RecordRow, Sort};
 pub use rows::{Applied, TenantRow, TenantStatus};
 
 #[derive(Debug, thiserror::Error)]
@@ -174,6 +176,18 @@ impl StateStore {
         self.with_reader(|c| docs::list_by_parent(c, &self.path, kind, parent))
     }
 
+    pub fn get_record(&self, id: &str) -> Result<Option<RecordRow>> {
+        self.with_reader(|c| records::get(c, &self.path, id))
+    }
+
+    pub fn list_records(&self, q: &RecordQuery<'_>) -> Result<Vec<RecordRow>> {
+        self.with_reader(|c| records::list(c, &self.path, q))
+    }
+
+    pub fn count_records(&self, collection: &str) -> Result<i64> {
+        self.with_reader(|c| records::count(c, &self.path, collection))
+    }
+
     /// SHA-256 over a canonical dump of every table, ordered by primary key.
     pub fn digest(&self) -> Result<[u8; 32]> {
         self.with_reader(|c| digest::compute(c, &self.path))
@@ -258,6 +272,19 @@ impl WriteTx<'_> {
             )
             .map_err(self.err())?;
         Ok(n == 1)
+    }
+
+    /// Inserts or replaces a record and its index entries.
+    pub fn put_record(&mut self, rec: &RecordRow, index: &[Vec<u8>]) -> Result<()> {
+        records::put(&self.tx, self.path, rec, index)
+    }
+
+    pub fn delete_record(&mut self, id: &str) -> Result<bool> {
+        records::delete(&self.tx, self.path, id)
+    }
+
+    pub fn get_record(&self, id: &str) -> Result<Option<RecordRow>> {
+        records::get(&self.tx, self.path, id)
     }
 
     /// Inserts or replaces a document.

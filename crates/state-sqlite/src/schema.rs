@@ -12,7 +12,7 @@ use crate::{Error, Result};
 pub(crate) const SCHEMA_VERSION: i64 = 1;
 
 /// Every table, in the fixed order the digest walks them.
-pub(crate) const TABLES: &[&str] = &["tenants", "docs"];
+pub(crate) const TABLES: &[&str] = &["tenants", "docs", "records", "record_index"];
 
 const SCHEMA_V1: &str = "
 CREATE TABLE meta (
@@ -39,6 +39,26 @@ CREATE TABLE docs (
 CREATE UNIQUE INDEX docs_lookup ON docs (kind, realm, lookup) WHERE lookup IS NOT NULL;
 CREATE INDEX docs_parent ON docs (kind, parent) WHERE parent IS NOT NULL;
 CREATE INDEX docs_realm ON docs (kind, realm, id);
+CREATE TABLE records (
+    id          TEXT PRIMARY KEY,
+    tenant      TEXT NOT NULL,
+    collection  TEXT NOT NULL,
+    owner       TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    version     INTEGER NOT NULL,
+    body        BLOB NOT NULL
+) STRICT;
+CREATE INDEX records_created ON records (collection, created_at, id);
+CREATE INDEX records_updated ON records (collection, updated_at, id);
+CREATE INDEX records_owner ON records (collection, owner, created_at, id);
+CREATE TABLE record_index (
+    collection  TEXT NOT NULL,
+    value_hash  BLOB NOT NULL,
+    record      TEXT NOT NULL,
+    PRIMARY KEY (collection, value_hash, record)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX record_index_record ON record_index (record);
 ";
 
 pub(crate) fn prepare(conn: &Connection, path: &Path) -> Result<()> {

@@ -137,6 +137,18 @@ define_id!(
     /// An invitation to join a tenant or the system realm.
     InvitationId, "invitation", "iv_"
 );
+define_id!(
+    /// A collection of records in a tenant.
+    CollectionId, "collection", "co_"
+);
+define_id!(
+    /// One record of a collection.
+    RecordId, "record", "rc_"
+);
+define_id!(
+    /// A file attached to a record.
+    AttachmentId, "attachment", "at_"
+);
 
 #[cfg(test)]
 mod tests {

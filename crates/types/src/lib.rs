@@ -8,4 +8,7 @@ mod clock;
 mod id;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
-pub use id::{EntryId, IdError, InvitationId, RoleId, SessionId, TenantId, TokenId, UserId};
+pub use id::{
+    AttachmentId, CollectionId, EntryId, IdError, InvitationId, RecordId, RoleId, SessionId, TenantId,
+    TokenId, UserId,
+};
