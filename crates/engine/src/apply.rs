@@ -8,7 +8,7 @@
 use std::sync::{Arc, RwLock};
 
 use keyring::Keyring;
-use state_sqlite::{Applied, StateStore, TenantRow, TenantStatus, WriteTx};
+use state_sqlite::{Applied, RecordRow, StateStore, TenantRow, TenantStatus, WriteTx};
 
 use crate::envelope::{self, Header};
 use crate::event::{Body, Event, Status, UserChange};
@@ -164,6 +164,49 @@ fn apply_event(tx: &mut WriteTx<'_>, header: &Header, event: &Event) -> state_sq
             tx.delete_doc(crate::model::RoleDoc::KIND, &role.to_string())?;
         }
         Event::SettingsChanged { doc } => put(tx, doc)?,
+        Event::CollectionSaved { doc } => put(tx, doc)?,
+        Event::CollectionDeleted { collection } => {
+            tx.delete_doc(crate::model::CollectionDoc::KIND, &collection.to_string())?;
+        }
+        Event::RecordCreated {
+            record,
+            tenant,
+            collection,
+            owner,
+            body,
+            index,
+        } => {
+            let row = RecordRow {
+                id: record.to_string(),
+                tenant: tenant.to_string(),
+                collection: collection.to_string(),
+                owner: owner.to_string(),
+                created_at: at,
+                updated_at: at,
+                version: 1,
+                body: body.0.clone(),
+            };
+            if tx.get_record(&row.id)?.is_none() {
+                tx.put_record(&row, &index.iter().map(|b| b.0.clone()).collect::<Vec<_>>())?;
+            }
+        }
+        Event::RecordUpdated {
+            record,
+            version,
+            body,
+            index,
+        } => {
+            if let Some(mut row) = tx.get_record(&record.to_string())? {
+                row.updated_at = at;
+                row.version = *version as i64;
+                row.body = body.0.clone();
+                tx.put_record(&row, &index.iter().map(|b| b.0.clone()).collect::<Vec<_>>())?;
+            }
+        }
+        Event::RecordDeleted { record } => {
+            tx.delete_record(&record.to_string())?;
+        }
+        Event::IdempotencySaved { doc } => put(tx, doc)?,
     }
     Ok(())
 }

@@ -7,7 +7,8 @@ use base64::engine::general_purpose::STANDARD;
 use types::{RoleId, SessionId, TenantId, TokenId, UserId};
 
 use crate::model::{
-    InvitationDoc, RoleDoc, SessionDoc, SettingsDoc, TokenDoc, UserDoc, UserStatus,
+    CollectionDoc, IdempotencyDoc, InvitationDoc, RoleDoc, SessionDoc, SettingsDoc, TokenDoc,
+    UserDoc, UserStatus,
 };
 
 /// Bytes that travel as base64 inside the JSON body.
@@ -156,6 +157,33 @@ pub enum Event {
     },
     SettingsChanged {
         doc: SettingsDoc,
+    },
+    CollectionSaved {
+        doc: CollectionDoc,
+    },
+    CollectionDeleted {
+        collection: types::CollectionId,
+    },
+    /// A record; `body` is sealed (field AAD), `index` the blind-index hashes of indexed fields.
+    RecordCreated {
+        record: types::RecordId,
+        tenant: TenantId,
+        collection: types::CollectionId,
+        owner: UserId,
+        body: Blob,
+        index: Vec<Blob>,
+    },
+    RecordUpdated {
+        record: types::RecordId,
+        version: u64,
+        body: Blob,
+        index: Vec<Blob>,
+    },
+    RecordDeleted {
+        record: types::RecordId,
+    },
+    IdempotencySaved {
+        doc: IdempotencyDoc,
     },
 }
 

@@ -34,7 +34,7 @@ pub fn lock_dirs(paths: &Paths) -> Result<lock::DirLocks> {
     lock::acquire(&paths.lock_files())
 }
 pub use rebuild::{RebuildReport, rebuild_state};
-pub use state_sqlite::{StateStore, TenantRow, TenantStatus};
+pub use state_sqlite::{RecordQuery, RecordRow, Sort, StateStore, TenantRow, TenantStatus};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -7,7 +7,7 @@
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use types::{InvitationId, RoleId, SessionId, TenantId, TokenId, UserId};
+use types::{CollectionId, InvitationId, RoleId, SessionId, TenantId, TokenId, UserId};
 
 use crate::event::{Blob, TokenPrincipal};
 
@@ -254,6 +254,57 @@ impl Document for SettingsDoc {
     const KIND: &'static str = "settings";
     fn id(&self) -> String {
         self.tenant.to_string()
+    }
+    fn realm(&self) -> String {
+        self.tenant.to_string()
+    }
+}
+
+/// A collection of a tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectionDoc {
+    pub id: CollectionId,
+    pub tenant: TenantId,
+    /// Sealed name.
+    pub name: Blob,
+    /// Keyed hash of the name under the tenant's index key.
+    pub name_index: Blob,
+    /// Sealed JSON schema.
+    pub schema: Blob,
+    pub version: u32,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Document for CollectionDoc {
+    const KIND: &'static str = "collection";
+    fn id(&self) -> String {
+        self.id.to_string()
+    }
+    fn realm(&self) -> String {
+        self.tenant.to_string()
+    }
+    fn lookup(&self) -> Option<Vec<u8>> {
+        Some(self.name_index.0.clone())
+    }
+}
+
+/// A remembered `Idempotency-Key`: which record a key created, and a hash of the request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyDoc {
+    /// Hex of the keyed hash of (principal, key).
+    pub id: String,
+    pub tenant: TenantId,
+    pub record: types::RecordId,
+    /// Keyed hash of the request body.
+    pub request: Blob,
+    pub created_at: i64,
+}
+
+impl Document for IdempotencyDoc {
+    const KIND: &'static str = "idempotency";
+    fn id(&self) -> String {
+        self.id.clone()
     }
     fn realm(&self) -> String {
         self.tenant.to_string()
