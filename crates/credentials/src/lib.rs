@@ -15,6 +15,7 @@ pub mod hash;
 pub mod password;
 pub mod recovery;
 pub mod totp;
+pub mod workspace;
 
 mod blocklist;
 mod encoding;
@@ -24,6 +25,7 @@ pub use hash::{HashParams, OWASP, dummy_hash, hash_password, needs_rehash, verif
 pub use password::{PasswordPolicy, PolicyContext, Rejection, blocklist_len, is_common};
 pub use recovery::{RECOVERY_CODES, generate_recovery_codes, recovery_code_hash};
 pub use totp::TotpSecret;
+pub use workspace::{Workspace, hash_password_in, verify_password_in};
 
 /// What can go wrong in this crate. Messages never contain a password, a secret or a hash.
 ///

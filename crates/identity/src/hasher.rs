@@ -1,12 +1,14 @@
-//! Argon2id off the async runtime, with bounded concurrency: at most `concurrency` hashes (each
-//! `m_kib` of memory) run at once; others wait up to `wait` and are then refused as busy. Unknown
-//! users are verified against a dummy hash of the same cost, so both take the same time.
+//! Argon2id off the async runtime, with bounded concurrency and bounded memory: at most
+//! `concurrency` hashes run at once, each in one of `concurrency` preallocated workspaces of
+//! `m_kib` (reused, wiped after each use), so the hashing memory is `concurrency × m_kib` however
+//! many requests arrive; others wait up to `wait` and are then refused as busy. Unknown users are
+//! verified against a dummy hash of the same cost, so both take the same time.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use credentials::HashParams;
+use credentials::{HashParams, Workspace};
 use crypto::Zeroizing;
 use tokio::sync::Semaphore;
 
@@ -20,6 +22,8 @@ pub struct Hasher {
     wait: Duration,
     dummy: Arc<String>,
     evaluations: Arc<AtomicU64>,
+    /// Idle workspaces; at most one per slot ever exists.
+    workspaces: Arc<Mutex<Vec<Workspace>>>,
 }
 
 impl Hasher {
@@ -31,6 +35,7 @@ impl Hasher {
             wait,
             dummy,
             evaluations: Arc::new(AtomicU64::new(0)),
+            workspaces: Arc::new(Mutex::new(Vec::new())),
         }
     }
 
@@ -39,7 +44,11 @@ impl Hasher {
         self.evaluations.load(Ordering::SeqCst)
     }
 
-    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    /// Runs `f` with a workspace on the blocking pool, holding a slot until it has finished.
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Workspace) -> T + Send + 'static,
+    ) -> Result<T> {
         let permit = tokio::time::timeout(self.wait, Arc::clone(&self.slots).acquire_owned())
             .await
             .map_err(|_| Error::Busy {
@@ -48,8 +57,15 @@ impl Hasher {
             .map_err(|_| Error::Busy {
                 retry_after_secs: 1,
             })?;
+        let pool = Arc::clone(&self.workspaces);
+        let params = self.params;
         let out = tokio::task::spawn_blocking(move || {
-            let out = f();
+            let taken = pool.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let mut ws = taken.unwrap_or_else(|| Workspace::new(&params));
+            let out = f(&mut ws);
+            pool.lock().unwrap_or_else(|e| e.into_inner()).push(ws);
+            // The slot is released only once its workspace is back in the pool, even when the
+            // request was cancelled meanwhile: never more workspaces than slots.
             drop(permit);
             out
         })
@@ -61,7 +77,7 @@ impl Hasher {
     /// Hashes a new password.
     pub async fn hash(&self, password: Zeroizing<String>) -> Result<String> {
         let params = self.params;
-        self.run(move || credentials::hash_password(&password, &params))
+        self.run(move |ws| credentials::hash_password_in(&password, &params, ws))
             .await?
             .map_err(Error::from)
     }
@@ -76,10 +92,10 @@ impl Hasher {
         let evaluations = Arc::clone(&self.evaluations);
         let real = phc.is_some();
         let ok = self
-            .run(move || {
+            .run(move |ws| {
                 evaluations.fetch_add(1, Ordering::SeqCst);
                 let target: &str = phc.as_deref().map_or(dummy.as_str(), |p| p.as_str());
-                credentials::verify_password(&password, target)
+                credentials::verify_password_in(&password, target, ws)
             })
             .await??;
         Ok(ok && real)
@@ -125,5 +141,36 @@ mod tests {
             done,
             "refused attempts are not evaluated"
         );
+    }
+}
+
+#[cfg(test)]
+mod workspace_tests {
+    use super::*;
+
+    /// However many hashes run, no more workspaces than slots are ever made.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn workspaces_never_outnumber_slots() {
+        let params = HashParams {
+            m_kib: 256,
+            t: 1,
+            p: 1,
+        };
+        let hasher = Hasher::new(params, 2, Duration::from_secs(30));
+        let tasks: Vec<_> = (0..32)
+            .map(|i| {
+                let h = hasher.clone();
+                tokio::spawn(async move { h.verify(Zeroizing::new(format!("p{i}")), None).await })
+            })
+            .collect();
+        for t in tasks {
+            assert!(!t.await.expect("join").expect("verify"));
+        }
+        let made = hasher
+            .workspaces
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len();
+        assert!((1..=2).contains(&made), "{made} workspaces for 2 slots");
     }
 }
