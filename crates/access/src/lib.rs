@@ -113,6 +113,10 @@ pub enum Action {
     ManageSettings,
     /// Read the access review.
     ReadAccessReview,
+    /// Create, change (a new schema version) and delete collections.
+    ManageCollections,
+    /// List collections and read their schemas.
+    ReadCollections,
     /// Own sessions, password, second factor, own tokens.
     ManageOwnAccount,
     /// Enrol a second factor (the one thing a restricted session may do).
@@ -235,6 +239,8 @@ fn authorize_member(m: &Member<'_>, action: Action, resource: &Resource<'_>) -> 
             },
         ) => record_right(m, act, collection, Some(*owner)),
         (Action::Record(_), _) => deny("record actions apply to collections and records"),
+        // Every member (session or token) may read the schemas of its own tenant.
+        (Action::ReadCollections, Resource::Tenant(_)) => Ok(()),
         (admin, Resource::Tenant(_)) => {
             if !matches!(m.via, Via::Session { .. }) {
                 return deny("tokens cannot administer a tenant");

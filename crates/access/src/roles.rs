@@ -168,6 +168,7 @@ pub(crate) fn grants_admin(role: RoleRef, action: Action) -> bool {
                 | A::ManageTokens
                 | A::ManageSettings
                 | A::ReadAccessReview
+                | A::ManageCollections
         ),
         RoleRef::Builtin(BuiltinRole::Admin) => matches!(
             action,
@@ -177,6 +178,7 @@ pub(crate) fn grants_admin(role: RoleRef, action: Action) -> bool {
                 | A::ManageTokens
                 | A::ManageSettings
                 | A::ReadAccessReview
+                | A::ManageCollections
         ),
         _ => false,
     }

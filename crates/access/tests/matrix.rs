@@ -50,6 +50,8 @@ enum Act {
     ManageTokens,
     ManageSettings,
     ReadAccessReview,
+    ManageCollections,
+    ReadCollections,
     ManageOwnAccount,
     EnrollMfa,
     Rec(Op),
@@ -141,6 +143,7 @@ fn administers(role: &Role, act: Act) -> bool {
         ManageTokens,
         ManageSettings,
         ReadAccessReview,
+        ManageCollections,
     ];
     let admin = [
         ReadUsers,
@@ -149,6 +152,7 @@ fn administers(role: &Role, act: Act) -> bool {
         ManageTokens,
         ManageSettings,
         ReadAccessReview,
+        ManageCollections,
     ];
     match role {
         Role::Owner => owner.contains(&act),
@@ -234,6 +238,8 @@ fn expected(who: &Who, act: Act, res: Res) -> bool {
                 coll, own_record, ..
             },
         ) => record_ok(role, &who.how, op, coll, Some(own_record)),
+        // records.md: every member, through a session or a token, reads its tenant's schemas.
+        (Act::ReadCollections, Res::Tenant { mine: true }) => true,
         // Token scopes only ever grant record actions.
         (a, Res::Tenant { mine: true }) => session && administers(role, a),
         _ => false,
@@ -284,7 +290,7 @@ fn principals() -> Vec<Who> {
     out
 }
 
-const ACTIONS: [Action; 15] = [
+const ACTIONS: [Action; 17] = [
     Action::ManageTenants,
     Action::InviteOwner,
     Action::ReadUsers,
@@ -294,6 +300,8 @@ const ACTIONS: [Action; 15] = [
     Action::ManageTokens,
     Action::ManageSettings,
     Action::ReadAccessReview,
+    Action::ManageCollections,
+    Action::ReadCollections,
     Action::ManageOwnAccount,
     Action::EnrollMfa,
     Action::Record(RecordAction::Read),
@@ -315,6 +323,8 @@ fn act_of(a: Action) -> Act {
         Action::ManageTokens => Act::ManageTokens,
         Action::ManageSettings => Act::ManageSettings,
         Action::ReadAccessReview => Act::ReadAccessReview,
+        Action::ManageCollections => Act::ManageCollections,
+        Action::ReadCollections => Act::ReadCollections,
         Action::ManageOwnAccount => Act::ManageOwnAccount,
         Action::EnrollMfa => Act::EnrollMfa,
         Action::Record(r) => Act::Rec(match r {

@@ -11,6 +11,7 @@ mod headers;
 mod health;
 mod json;
 mod limiter;
+mod record_routes;
 mod server;
 mod session_routes;
 mod tenant_admin;
@@ -38,6 +39,7 @@ pub struct AppState {
     pub engine: Engine,
     pub tenancy: Tenancy,
     pub identity: Identity,
+    pub records: ::records::Records,
     /// Per-IP budget of the authentication routes.
     pub auth_limiter: Arc<IpLimiter>,
     pub hsts_max_age_secs: u64,
@@ -50,7 +52,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(health::router())
         .nest("/api/v1/admin/tenants", tenants::router())
         .nest("/api/v1/admin", tenants::system_router())
-        .nest("/api/v1/tenants", tenant_admin::router())
+        .nest(
+            "/api/v1/tenants",
+            tenant_admin::router().merge(record_routes::router()),
+        )
         .nest("/api/v1", session_routes::router())
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

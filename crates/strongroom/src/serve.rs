@@ -75,6 +75,7 @@ async fn serve(
     let state = Arc::new(http_api::AppState {
         tenancy: Tenancy::new(engine.clone()),
         identity: identity::Identity::new(engine.clone(), identity_config),
+        records: records::Records::new(engine.clone()),
         auth_limiter: Arc::new(http_api::IpLimiter::new(config.auth.ip_per_minute)),
         engine,
         hsts_max_age_secs: config.server.hsts_max_age_secs,

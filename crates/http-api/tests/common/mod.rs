@@ -116,6 +116,7 @@ impl App {
         let state = Arc::new(AppState {
             tenancy: tenancy::Tenancy::new(engine.clone()),
             identity: Identity::new(engine.clone(), config),
+            records: records::Records::new(engine.clone()),
             auth_limiter: Arc::new(IpLimiter::new(ip_per_minute)),
             engine,
             hsts_max_age_secs: 31_536_000,
@@ -362,4 +363,26 @@ pub fn base32_decode(text: &str) -> Vec<u8> {
         }
     }
     out
+}
+
+/// Files under `root` that contain `needle` as plain bytes.
+pub fn grep_tree(root: &std::path::Path, needle: &[u8]) -> Vec<std::path::PathBuf> {
+    let mut hits = Vec::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path)
+                && bytes.windows(needle.len()).any(|w| w == needle)
+            {
+                hits.push(path);
+            }
+        }
+    }
+    hits
 }

@@ -1,0 +1,418 @@
+//! `/api/v1/tenants/{tenant}/collections` and `/api/v1/tenants/{tenant}/records/{collection}`:
+//! collections with declared schemas and their records. Every handler authorises the caller on
+//! the collection (or the record and its owner) before reading or changing anything; owner-only
+//! rights narrow listings to the caller's own records.
+
+use std::sync::Arc;
+
+use access::{Action, RecordAction, Resource};
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use records::schema::Schema;
+use records::{IfMatch, ListOptions, RecordView};
+use types::{RecordId, TenantId, UserId};
+
+use crate::auth::{Authenticated, TenantMember};
+use crate::json::Json;
+use crate::{ApiError, AppState};
+
+pub(crate) fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route(
+            "/{tenant}/collections",
+            get(list_collections).post(create_collection),
+        )
+        .route(
+            "/{tenant}/collections/{collection}",
+            get(show_collection)
+                .put(update_collection)
+                .delete(delete_collection),
+        )
+        .route(
+            "/{tenant}/records/{collection}",
+            get(list_records).post(create_record),
+        )
+        .route(
+            "/{tenant}/records/{collection}/{record}",
+            get(show_record)
+                .put(replace_record)
+                .patch(patch_record)
+                .delete(delete_record),
+        )
+}
+
+impl From<records::Error> for ApiError {
+    fn from(e: records::Error) -> Self {
+        use records::Error as E;
+        let status =
+            |s: StatusCode, code: &'static str, e: &E| ApiError::new(s, code, e.to_string());
+        match e {
+            E::NotFound(_) => ApiError::not_found(),
+            E::Invalid(ref errors) => {
+                let mut err = status(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", &e);
+                err.extra = Some(serde_json::json!({ "errors": errors }));
+                err
+            }
+            E::Conflict(_) => status(StatusCode::CONFLICT, "conflict", &e),
+            E::PreconditionFailed { .. } => {
+                status(StatusCode::PRECONDITION_FAILED, "version_mismatch", &e)
+            }
+            E::IdempotencyMismatch => status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                &e,
+            ),
+            E::Engine(inner) => inner.into(),
+            E::Corrupt(_) => {
+                tracing::error!(error = %e, "stored record data is malformed");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+fn tenant_of(raw: &str) -> Result<TenantId, ApiError> {
+    raw.parse()
+        .map_err(|_| ApiError::forbidden("another tenant"))
+}
+
+fn record_id(raw: &str) -> Result<RecordId, ApiError> {
+    raw.parse().map_err(|_| ApiError::not_found())
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CollectionBody {
+    name: String,
+    schema: Schema,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SchemaBody {
+    schema: Schema,
+}
+
+/// **Permissions:** any member of the tenant (`ReadCollections`).
+async fn list_collections(
+    TenantMember(auth): TenantMember,
+    State(state): State<Arc<AppState>>,
+    Path(t): Path<String>,
+) -> Result<Response, ApiError> {
+    let t = tenant_of(&t)?;
+    auth.require(Action::ReadCollections, &Resource::Tenant(t))?;
+    Ok(
+        axum::Json(serde_json::json!({ "items": state.records.list_collections(t)? }))
+            .into_response(),
+    )
+}
+
+/// **Permissions:** owner, admin (`ManageCollections`).
+async fn create_collection(
+    TenantMember(auth): TenantMember,
+    State(state): State<Arc<AppState>>,
+    Path(t): Path<String>,
+    Json(body): Json<CollectionBody>,
+) -> Result<Response, ApiError> {
+    let t = tenant_of(&t)?;
+    auth.require(Action::ManageCollections, &Resource::Tenant(t))?;
+    let c = state
+        .records
+        .create_collection(t, &body.name, body.schema)
+        .await?;
+    let location = format!("/api/v1/tenants/{t}/collections/{}", c.name);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        axum::Json(c),
+    )
+        .into_response())
+}
+
+/// **Permissions:** any member of the tenant (`ReadCollections`).
+async fn show_collection(
+    TenantMember(auth): TenantMember,
+    State(state): State<Arc<AppState>>,
+    Path((t, c)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let t = tenant_of(&t)?;
+    auth.require(Action::ReadCollections, &Resource::Tenant(t))?;
+    let c = state.records.collection(t, &c)?;
+    Ok(axum::Json(records::Records::collection_view(&c)).into_response())
+}
+
+/// **Permissions:** owner, admin (`ManageCollections`). A new schema version.
+async fn update_collection(
+    TenantMember(auth): TenantMember,
+    State(state): State<Arc<AppState>>,
+    Path((t, c)): Path<(String, String)>,
+    Json(body): Json<SchemaBody>,
+) -> Result<Response, ApiError> {
+    let t = tenant_of(&t)?;
+    auth.require(Action::ManageCollections, &Resource::Tenant(t))?;
+    Ok(axum::Json(state.records.update_collection(t, &c, body.schema).await?).into_response())
+}
+
+/// **Permissions:** owner, admin (`ManageCollections`). Only an empty collection.
+async fn delete_collection(
+    TenantMember(auth): TenantMember,
+    State(state): State<Arc<AppState>>,
+    Path((t, c)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let t = tenant_of(&t)?;
+    auth.require(Action::ManageCollections, &Resource::Tenant(t))?;
+    state.records.delete_collection(t, &c).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+fn etag(version: u64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\""))
+        .unwrap_or_else(|_| HeaderValue::from_static("\"0\""))
+}
+
+fn record_response(status: StatusCode, r: RecordView) -> Response {
+    let tag = etag(r.version);
+    let mut response = (status, axum::Json(r)).into_response();
+    response.headers_mut().insert(header::ETAG, tag);
+    response
+}
+
+/// `If-Match`: `*`, or a strong ETag this API issued. Anything else can never match.
+fn if_match(headers: &HeaderMap) -> Option<IfMatch> {
+    let raw = headers
+        .get(header::IF_MATCH)?
+        .to_str()
+        .unwrap_or_default()
+        .trim();
+    if raw == "*" {
+        return Some(IfMatch::Any);
+    }
+    let version = raw
+        .strip_prefix('"')
+        .and_then(|r| r.strip_suffix('"'))
+        .and_then(|v| v.parse().ok());
+    Some(IfMatch::Version(version.unwrap_or(u64::MAX)))
+}
+
+fn caller_user(auth: &Authenticated) -> Result<UserId, ApiError> {
+    auth.caller
+        .user_id()
+        .ok_or_else(|| ApiError::forbidden("records belong to users; this credential has none"))
+}
+
+/// True when the caller may read only its own records of the collection.
+fn owner_only(auth: &Authenticated, t: TenantId, c: &str, action: RecordAction) -> bool {
+    let stranger = UserId::random();
+    let resource = Resource::Record {
+        tenant: t,
+        collection: c,
+        owner: stranger,
+    };
+    access::authorize(&auth.caller.principal, Action::Record(action), &resource).is_err()
+}
+
+/// **Permissions:** `Record(Read)` on the collection; owner-only rights list only own records.
+async fn list_records(
+    TenantMember(auth): TenantMember,
+    State(state): State<Arc<AppState>>,
+    Path((t, c)): Path<(String, String)>,
+    Query(pairs): Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let t = tenant_of(&t)?;
+    auth.require(
+        Action::Record(RecordAction::Read),
+        &Resource::Collection {
+            tenant: t,
+            name: &c,
+        },
+    )?;
+    let mut opts = ListOptions::default();
+    for (key, value) in pairs {
+        match key.as_str() {
+            "after" => opts.after = Some(value),
+            "sort" => opts.sort = Some(value),
+            "limit" => {
+                opts.limit = Some(value.parse().map_err(|_| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_query",
+                        "limit must be a number from 1 to 200",
+                    )
+                })?)
+            }
+            k => match k.strip_prefix("filter[").and_then(|f| f.strip_suffix(']')) {
+                Some(field) => opts.filters.push((field.to_owned(), value)),
+                None => {
+                    return Err(ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_query",
+                        format!(
+                            "unknown query parameter `{}`",
+                            k.chars().take(64).collect::<String>()
+                        ),
+                    ));
+                }
+            },
+        }
+    }
+    if owner_only(&auth, t, &c, RecordAction::Read) {
+        opts.owner = Some(caller_user(&auth)?);
+    }
+    let records = state.records.clone();
+    let page = tokio::task::spawn_blocking(move || records.list_records(t, &c, &opts))
+        .await
+        .map_err(|_| ApiError::internal())??;
+    Ok(axum::Json(page).into_response())
+}
+
+/// **Permissions:** `Record(Create)` on the collection; the caller owns the new record.
+/// `Idempotency-Key`: a retry returns the first result (200, `Idempotent-Replayed: true`).
+async fn create_record(
+    TenantMember(auth): TenantMember,
+    State(state): State<Arc<AppState>>,
+    Path((t, c)): Path<(String, String)>,
+    headers: HeaderMap,
+    Json(body): Json<serde_json::Value>,
+) -> Result<Response, ApiError> {
+    let t = tenant_of(&t)?;
+    auth.require(
+        Action::Record(RecordAction::Create),
+        &Resource::Collection {
+            tenant: t,
+            name: &c,
+        },
+    )?;
+    let owner = caller_user(&auth)?;
+    let key = match headers.get("idempotency-key") {
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_header",
+                        "Idempotency-Key must be visible ASCII",
+                    )
+                })?
+                .to_owned(),
+        ),
+        None => None,
+    };
+    let principal = owner.to_string();
+    let idem = key.as_deref().map(|k| (principal.as_str(), k));
+    let (record, replayed) = state
+        .records
+        .create_record(t, &c, owner, &body, idem)
+        .await?;
+    let location = format!("/api/v1/tenants/{t}/records/{c}/{}", record.id);
+    let status = if replayed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    let mut response = record_response(status, record);
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, v);
+    }
+    if replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+/// Authorises `action` on one record (its owner decides owner-only rights).
+fn authorize_record(
+    auth: &Authenticated,
+    state: &AppState,
+    t: TenantId,
+    c: &str,
+    r: RecordId,
+    action: RecordAction,
+) -> Result<(), ApiError> {
+    auth.require(
+        Action::Record(action),
+        &Resource::Collection { tenant: t, name: c },
+    )?;
+    let owner = state.records.owner_of(t, c, r)?;
+    auth.require(
+        Action::Record(action),
+        &Resource::Record {
+            tenant: t,
+            collection: c,
+            owner,
+        },
+    )
+}
+
+/// **Permissions:** `Record(Read)` on the record.
+async fn show_record(
+    TenantMember(auth): TenantMember,
+    State(state): State<Arc<AppState>>,
+    Path((t, c, r)): Path<(String, String, String)>,
+) -> Result<Response, ApiError> {
+    let (t, r) = (tenant_of(&t)?, record_id(&r)?);
+    authorize_record(&auth, &state, t, &c, r, RecordAction::Read)?;
+    Ok(record_response(
+        StatusCode::OK,
+        state.records.get_record(t, &c, r)?,
+    ))
+}
+
+async fn update(
+    auth: &Authenticated,
+    state: &AppState,
+    (t, c, r): (String, String, String),
+    headers: &HeaderMap,
+    body: &serde_json::Value,
+    patch: bool,
+) -> Result<Response, ApiError> {
+    let (t, r) = (tenant_of(&t)?, record_id(&r)?);
+    authorize_record(auth, state, t, &c, r, RecordAction::Update)?;
+    let record = state
+        .records
+        .update_record(t, &c, r, body, patch, if_match(headers))
+        .await?;
+    Ok(record_response(StatusCode::OK, record))
+}
+
+/// **Permissions:** `Record(Update)` on the record. `If-Match` with the ETag: 412 when stale.
+async fn replace_record(
+    TenantMember(auth): TenantMember,
+    State(state): State<Arc<AppState>>,
+    Path(p): Path<(String, String, String)>,
+    headers: HeaderMap,
+    Json(body): Json<serde_json::Value>,
+) -> Result<Response, ApiError> {
+    update(&auth, &state, p, &headers, &body, false).await
+}
+
+/// **Permissions:** `Record(Update)` on the record. A JSON merge patch; `If-Match` as for PUT.
+async fn patch_record(
+    TenantMember(auth): TenantMember,
+    State(state): State<Arc<AppState>>,
+    Path(p): Path<(String, String, String)>,
+    headers: HeaderMap,
+    Json(body): Json<serde_json::Value>,
+) -> Result<Response, ApiError> {
+    update(&auth, &state, p, &headers, &body, true).await
+}
+
+/// **Permissions:** `Record(Delete)` on the record. `If-Match` as for PUT.
+async fn delete_record(
+    TenantMember(auth): TenantMember,
+    State(state): State<Arc<AppState>>,
+    Path((t, c, r)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (t, r) = (tenant_of(&t)?, record_id(&r)?);
+    authorize_record(&auth, &state, t, &c, r, RecordAction::Delete)?;
+    state
+        .records
+        .delete_record(t, &c, r, if_match(&headers))
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
