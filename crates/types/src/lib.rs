@@ -9,6 +9,6 @@ mod id;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use id::{
-    AttachmentId, CollectionId, EntryId, IdError, InvitationId, RecordId, RoleId, SessionId, TenantId,
-    TokenId, UserId,
+    AttachmentId, CollectionId, EntryId, IdError, InvitationId, RecordId, RoleId, SessionId,
+    TenantId, TokenId, UserId,
 };
