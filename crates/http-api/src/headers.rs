@@ -32,5 +32,28 @@ pub(crate) async fn security_headers(hsts: HeaderValue, req: Request, next: Next
     for (name, value) in fixed {
         h.insert(name, HeaderValue::from_static(value));
     }
+    let charset = match h.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
+        Some("application/json") => Some("application/json; charset=utf-8"),
+        Some("text/plain") => Some("text/plain; charset=utf-8"),
+        _ => None,
+    };
+    if let Some(value) = charset {
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(value));
+    }
     response
+}
+
+/// Longest a request may take to be answered (handlers included).
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Answers 503 when a request runs longer than [`REQUEST_TIMEOUT`]; the work is cancelled.
+pub(crate) async fn request_timeout(req: Request, next: Next) -> Response {
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => crate::error::problem(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            "the request took longer than 30 s and was abandoned",
+        ),
+    }
 }

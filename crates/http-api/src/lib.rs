@@ -59,6 +59,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .nest("/api/v1", session_routes::router())
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(headers::request_timeout))
         .layer(axum::middleware::from_fn(error::problem_for_bare_errors))
         .layer(axum::middleware::from_fn(move |req, next| {
             headers::security_headers(hsts.clone(), req, next)

@@ -16,6 +16,8 @@ use tokio_rustls::TlsAcceptor;
 
 /// Most connections served at once; further ones wait in the kernel backlog.
 const MAX_CONNECTIONS: usize = 4096;
+/// Largest request head (request line and headers) accepted, in bytes.
+const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// Longest a client may take to send a request's headers (slow-loris defence).
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -119,7 +121,12 @@ impl Connection {
             };
         let mut builder = Builder::new(TokioExecutor::new());
         builder
+            .http2()
+            .max_header_list_size(MAX_HEADER_BYTES as u32)
+            .max_concurrent_streams(100);
+        builder
             .http1()
+            .max_buf_size(MAX_HEADER_BYTES)
             .timer(TokioTimer::new())
             .header_read_timeout(HEADER_READ_TIMEOUT);
         let app = self

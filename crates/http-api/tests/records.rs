@@ -488,3 +488,63 @@ async fn record_canary_is_not_on_disk() {
     assert!(hits.is_empty(), "canary found in {hits:?}");
     let _ = Auth::None;
 }
+
+#[tokio::test]
+async fn hostile_bodies_are_refused_with_clear_errors() {
+    let app = App::new().await;
+    let (t, owner) = setup(&app).await;
+    let deep = format!("{}1{}", "[".repeat(40), "]".repeat(40));
+    let body = format!(r#"{{"title":"x","data":{deep}}}"#);
+    let req = |content_type: &str, body: String| {
+        axum::http::Request::builder()
+            .method(Method::POST)
+            .uri(path(&t))
+            .header("host", "strongroom.test")
+            .header("authorization", format!("Bearer {}", owner.session))
+            .header("content-type", content_type)
+            .body(axum::body::Body::from(body))
+            .expect("req")
+    };
+    let call = |r: axum::http::Request<axum::body::Body>| async {
+        let response = tower::ServiceExt::oneshot(app.router.clone(), r)
+            .await
+            .expect("call");
+        let status = response.status();
+        let ct = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        (status, ct)
+    };
+    assert_eq!(
+        call(req("application/json", body)).await.0,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "too deep"
+    );
+    assert_eq!(
+        call(req("text/plain", r#"{"title":"x"}"#.into())).await.0,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE
+    );
+    let (status, ct) = call(req(
+        "application/json",
+        format!(r#"{{"title":"{}"}}"#, "x".repeat(2 << 20)),
+    ))
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(ct, "application/problem+json; charset=utf-8");
+    // A normal JSON answer carries its charset.
+    let r = app.get(&path(&t), &owner.bearer()).await;
+    assert_eq!(
+        r.headers.get("content-type").and_then(|v| v.to_str().ok()),
+        Some("application/json; charset=utf-8")
+    );
+    assert_eq!(
+        app.get(&path(&t), &owner.bearer()).await.body["items"]
+            .as_array()
+            .expect("items")
+            .len(),
+        0
+    );
+}
