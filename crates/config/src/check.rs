@@ -212,6 +212,18 @@ fn check_auth(config: &Config, out: &mut Vec<Finding>) {
             format!("{} is outside 1..=100000", config.auth.ip_per_minute),
         );
     }
+    for (value, setting) in [
+        (config.limits.ip_per_minute, "limits.ip_per_minute"),
+        (config.limits.tenant_per_minute, "limits.tenant_per_minute"),
+        (
+            config.limits.credential_per_minute,
+            "limits.credential_per_minute",
+        ),
+    ] {
+        if !(1..=10_000_000).contains(&value) {
+            error(out, setting, format!("{value} is outside 1..=10000000"));
+        }
+    }
     if config.auth.hash_concurrency > 256 {
         error(
             out,

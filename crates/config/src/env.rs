@@ -22,6 +22,15 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("STRONGROOM_TLS_MIN_VERSION", "server.tls_min_version"),
     ("STRONGROOM_AUTH_IP_PER_MINUTE", "auth.ip_per_minute"),
     ("STRONGROOM_AUTH_HASH_CONCURRENCY", "auth.hash_concurrency"),
+    ("STRONGROOM_LIMITS_IP_PER_MINUTE", "limits.ip_per_minute"),
+    (
+        "STRONGROOM_LIMITS_TENANT_PER_MINUTE",
+        "limits.tenant_per_minute",
+    ),
+    (
+        "STRONGROOM_LIMITS_CREDENTIAL_PER_MINUTE",
+        "limits.credential_per_minute",
+    ),
     ("STRONGROOM_LOG_FORMAT", "log.format"),
     ("STRONGROOM_LOG_LEVEL", "log.level"),
 ];
@@ -68,6 +77,13 @@ fn set(config: &mut Config, name: &str, value: String) -> Result<()> {
         "STRONGROOM_TLS_MIN_VERSION" => config.server.tls_min_version = value,
         "STRONGROOM_AUTH_IP_PER_MINUTE" => config.auth.ip_per_minute = parse(name, &value)?,
         "STRONGROOM_AUTH_HASH_CONCURRENCY" => config.auth.hash_concurrency = parse(name, &value)?,
+        "STRONGROOM_LIMITS_IP_PER_MINUTE" => config.limits.ip_per_minute = parse(name, &value)?,
+        "STRONGROOM_LIMITS_TENANT_PER_MINUTE" => {
+            config.limits.tenant_per_minute = parse(name, &value)?
+        }
+        "STRONGROOM_LIMITS_CREDENTIAL_PER_MINUTE" => {
+            config.limits.credential_per_minute = parse(name, &value)?
+        }
         "STRONGROOM_LOG_FORMAT" => config.log.format = value,
         "STRONGROOM_LOG_LEVEL" => config.log.level = value,
         _ => {

@@ -36,7 +36,30 @@ pub struct Config {
     pub storage: Storage,
     pub server: Server,
     pub auth: Auth,
+    pub limits: Limits,
     pub log: Log,
+}
+
+/// Request rate limits (per minute), answered with 429 and `Retry-After`.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Requests per client IP.
+    pub ip_per_minute: u32,
+    /// Requests per tenant (all its users and tokens together).
+    pub tenant_per_minute: u32,
+    /// Requests per session or API token.
+    pub credential_per_minute: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            ip_per_minute: 6_000,
+            tenant_per_minute: 60_000,
+            credential_per_minute: 6_000,
+        }
+    }
 }
 
 /// Authentication limits.

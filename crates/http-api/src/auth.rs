@@ -111,6 +111,28 @@ fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
+/// The per-tenant and per-credential budgets of an authenticated caller.
+fn check_budgets(state: &AppState, caller: &Caller) -> Result<(), ApiError> {
+    let now = state.engine.now().millis();
+    let key = match caller.credential {
+        Credential::Session { id, .. } => id.to_string(),
+        Credential::Token { id } | Credential::Bootstrap { id } => id.to_string(),
+    };
+    state
+        .limits
+        .credential
+        .check(key, now)
+        .map_err(|s| crate::error::rate_limited("this session or token", s))?;
+    if let Some(t) = caller.tenant {
+        state
+            .limits
+            .tenant
+            .check(t, now)
+            .map_err(|s| crate::error::rate_limited("this tenant", s))?;
+    }
+    Ok(())
+}
+
 impl FromRequestParts<Arc<AppState>> for Authenticated {
     type Rejection = ApiError;
 
@@ -118,6 +140,14 @@ impl FromRequestParts<Arc<AppState>> for Authenticated {
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
+        let auth = authenticate(parts, state).await?;
+        check_budgets(state, &auth.caller)?;
+        Ok(auth)
+    }
+}
+
+async fn authenticate(parts: &mut Parts, state: &Arc<AppState>) -> Result<Authenticated, ApiError> {
+    {
         if let Some(token) = bearer(&parts.headers) {
             if token.len() > 256 {
                 return Err(ApiError::unauthorized());

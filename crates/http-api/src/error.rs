@@ -192,6 +192,17 @@ impl From<tenancy::Error> for ApiError {
     }
 }
 
+/// 429 with `Retry-After`, naming what spent its budget.
+pub(crate) fn rate_limited(what: &str, retry_after_secs: u64) -> ApiError {
+    let mut e = ApiError::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+        format!("too many requests from {what}; slow down"),
+    );
+    e.retry_after = Some(retry_after_secs);
+    e
+}
+
 pub(crate) async fn not_found() -> ApiError {
     ApiError::not_found()
 }

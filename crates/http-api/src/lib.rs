@@ -27,7 +27,7 @@ use identity::Identity;
 use tenancy::Tenancy;
 
 pub use error::ApiError;
-pub use limiter::IpLimiter;
+pub use limiter::{IpLimiter, Limiter, RequestLimits};
 pub use server::{Server, ServerError};
 
 /// Largest request body accepted by the JSON API.
@@ -42,7 +42,27 @@ pub struct AppState {
     pub records: ::records::Records,
     /// Per-IP budget of the authentication routes.
     pub auth_limiter: Arc<IpLimiter>,
+    /// Per-IP, per-tenant and per-credential budgets of every request.
+    pub limits: Arc<RequestLimits>,
     pub hsts_max_age_secs: u64,
+}
+
+/// Refuses a request whose client IP spent its budget (429 with `Retry-After`).
+async fn limit_by_ip(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let ip = req
+        .extensions()
+        .get::<auth::ClientAddr>()
+        .map_or(std::net::IpAddr::from([127, 0, 0, 1]), |c| c.0.ip());
+    match state.limits.ip.check(ip, state.engine.now().millis()) {
+        Ok(()) => next.run(req).await,
+        Err(secs) => {
+            axum::response::IntoResponse::into_response(error::rate_limited("this address", secs))
+        }
+    }
 }
 
 /// The whole HTTP application.
@@ -60,6 +80,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(headers::request_timeout))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            limit_by_ip,
+        ))
         .layer(axum::middleware::from_fn(error::problem_for_bare_errors))
         .layer(axum::middleware::from_fn(move |req, next| {
             headers::security_headers(hsts.clone(), req, next)

@@ -1,21 +1,44 @@
-//! A per-IP limit on the authentication routes: at most `per_minute` requests per client IP in
-//! each one-minute window, counted with the engine's clock. Memory is bounded: the table is
-//! cleared of finished windows when it grows past its cap.
+//! Rate limits in fixed one-minute windows, counted with the engine's clock: per client IP on the
+//! authentication routes ([`IpLimiter`]), and per IP, tenant and credential on every request
+//! ([`RequestLimits`]). Memory is bounded: a table is cleared of finished windows when it grows
+//! past its cap.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
 const WINDOW_MS: i64 = 60_000;
 const MAX_CLIENTS: usize = 100_000;
 
-/// Fixed one-minute windows per IP.
-pub struct IpLimiter {
+/// Fixed one-minute windows per client IP.
+pub type IpLimiter = Limiter<IpAddr>;
+
+/// Fixed one-minute windows per key.
+pub struct Limiter<K> {
     per_minute: u32,
-    windows: Mutex<HashMap<IpAddr, (i64, u32)>>,
+    windows: Mutex<HashMap<K, (i64, u32)>>,
 }
 
-impl IpLimiter {
+/// The limits every request passes.
+pub struct RequestLimits {
+    pub ip: Limiter<IpAddr>,
+    pub tenant: Limiter<types::TenantId>,
+    /// Per session or token id.
+    pub credential: Limiter<String>,
+}
+
+impl RequestLimits {
+    pub fn new(ip: u32, tenant: u32, credential: u32) -> Self {
+        Self {
+            ip: Limiter::new(ip),
+            tenant: Limiter::new(tenant),
+            credential: Limiter::new(credential),
+        }
+    }
+}
+
+impl<K: Hash + Eq> Limiter<K> {
     pub fn new(per_minute: u32) -> Self {
         Self {
             per_minute,
@@ -24,7 +47,7 @@ impl IpLimiter {
     }
 
     /// Ok, or the seconds to wait.
-    pub fn check(&self, ip: IpAddr, now: i64) -> Result<(), u64> {
+    pub fn check(&self, ip: K, now: i64) -> Result<(), u64> {
         let window = now - now.rem_euclid(WINDOW_MS);
         let mut map = self.windows.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() >= MAX_CLIENTS {

@@ -77,6 +77,11 @@ async fn serve(
         identity: identity::Identity::new(engine.clone(), identity_config),
         records: records::Records::new(engine.clone()),
         auth_limiter: Arc::new(http_api::IpLimiter::new(config.auth.ip_per_minute)),
+        limits: Arc::new(http_api::RequestLimits::new(
+            config.limits.ip_per_minute,
+            config.limits.tenant_per_minute,
+            config.limits.credential_per_minute,
+        )),
         engine,
         hsts_max_age_secs: config.server.hsts_max_age_secs,
     });

@@ -85,6 +85,25 @@ impl App {
     }
 
     pub async fn with(params: HashParams, ip_per_minute: u32) -> App {
+        App::build(
+            params,
+            ip_per_minute,
+            http_api::RequestLimits::new(1_000_000, 1_000_000, 1_000_000),
+        )
+        .await
+    }
+
+    /// An app with the given per-IP, per-tenant and per-credential request limits.
+    pub async fn with_limits(ip: u32, tenant: u32, credential: u32) -> App {
+        App::build(
+            FAST,
+            10_000,
+            http_api::RequestLimits::new(ip, tenant, credential),
+        )
+        .await
+    }
+
+    async fn build(params: HashParams, ip_per_minute: u32, limits: http_api::RequestLimits) -> App {
         let dir = tempfile::tempdir().expect("tempdir");
         let clock = ManualClock::new(Timestamp(1_800_000_000_000));
         let root = dir.path().to_owned();
@@ -118,6 +137,7 @@ impl App {
             identity: Identity::new(engine.clone(), config),
             records: records::Records::new(engine.clone()),
             auth_limiter: Arc::new(IpLimiter::new(ip_per_minute)),
+            limits: Arc::new(limits),
             engine,
             hsts_max_age_secs: 31_536_000,
         });
