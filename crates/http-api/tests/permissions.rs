@@ -1,6 +1,6 @@
 //! The HTTP permission matrix: every route of the router × every kind of caller × own and other
 //! tenant, each compared with an expected decision declared here (from
-//! `docs/design/identity.md` and each handler's **Permissions:** line).
+//! `docs/design/identity.md`, `docs/design/records.md` and each handler's **Permissions:** line).
 //!
 //! A case is *denied* when the answer is 401 or 403 (401 for anonymous callers, 403 for
 //! everyone else) and *allowed* otherwise (404/409/422 after authorisation count as allowed).
@@ -9,6 +9,11 @@
 //! caller must get 404 (or 422) for. A refused case, or one on someone else's object, must leave
 //! its target untouched. Destructive routes get a fresh target per case and routes that change
 //! the caller's own credentials a fresh caller, so the order of cases cannot change an outcome.
+//! Records: each tenant has the collections `notes`, `secrets` (same schema: a required, indexed
+//! text `title`) and one only it has (`only_a`, `only_b`), which is the "someone else's" collection
+//! on the other tenant's path. Records are made through the service with a chosen owner: someone
+//! else's (the tenant's `target`, who never calls) or the caller's own, so owner-only rights are
+//! tested both ways; someone else's record id on a path is the other tenant's record.
 //! Reproduce with `cargo test -p http-api --test permissions -- --nocapture`.
 
 mod common;
@@ -24,52 +29,97 @@ use serde_json::{Value, json};
 
 const ORIGIN: &str = "https://strongroom.test";
 const NEW_PASSWORD: &str = "an entirely different passphrase 4242";
+/// The title of every record made for a case (a changed record no longer has it).
+const ORIGINAL: &str = "original";
+/// The schema of every collection of the fixture.
+const SCHEMA: &str = r#"{"fields":[{"name":"title","type":"text","required":true,"indexed":true,"max_length":200}]}"#;
 
 /// Index of a tenant in `World::t`: 0 = A, 1 = B.
 type Tn = usize;
 
-/// Callers. `Custom`: a custom role (notes read + create, owner only). `SvcToken`: a token of a
-/// service account whose role is admin; `UserToken`: an owner's own token (both `*` × all).
-/// `Restricted`: an admin who has not enrolled TOTP. `CookieAdmin`: an admin's browser session
-/// (cookie, CSRF token, same Origin); `CookieNoCsrf`: the same without the CSRF token.
+/// Callers. `Custom`: a custom role (notes read + create + update, owner only; nothing on other
+/// collections). `SvcToken`: a token of a service account whose role is admin; `UserToken`: an
+/// owner's own token (both `*` × all). `NarrowToken`: a token of the admin service account with
+/// scopes notes × {read, create} (the scopes narrow the role). `DemotedToken`: a token issued
+/// with notes × all to an editor service account that was made a viewer afterwards (the role
+/// narrows the scopes). `Restricted`: an admin who has not enrolled TOTP. `CookieAdmin`: an
+/// admin's browser session (cookie, CSRF token, same Origin); `CookieNoCsrf`: the same without
+/// the CSRF token.
 #[rustfmt::skip]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
-    Anon, Root, SysAdmin, Owner, Admin, Editor, Viewer, Custom, SvcToken, UserToken, Restricted,
-    CookieAdmin, CookieNoCsrf,
+    Anon, Root, SysAdmin, Owner, Admin, Editor, Viewer, Custom, SvcToken, UserToken, NarrowToken,
+    DemotedToken, Restricted, CookieAdmin, CookieNoCsrf,
 }
 
 use Kind::*;
 
 #[rustfmt::skip]
-const CALLERS: [(Kind, Option<Tn>); 15] = [
+const CALLERS: [(Kind, Option<Tn>); 17] = [
     (Anon, None), (Root, None), (SysAdmin, None), (Owner, Some(0)), (Admin, Some(0)),
     (Editor, Some(0)), (Viewer, Some(0)), (Custom, Some(0)), (SvcToken, Some(0)),
-    (UserToken, Some(0)), (Restricted, Some(0)), (CookieAdmin, Some(0)),
-    (CookieNoCsrf, Some(0)), (Owner, Some(1)), (Admin, Some(1)),
+    (UserToken, Some(0)), (NarrowToken, Some(0)), (DemotedToken, Some(0)), (Restricted, Some(0)),
+    (CookieAdmin, Some(0)), (CookieNoCsrf, Some(0)), (Owner, Some(1)), (Admin, Some(1)),
 ];
 
 impl Kind {
     fn role(self) -> &'static str {
         match self {
             Owner | UserToken => "owner",
-            Admin | SvcToken | Restricted | CookieAdmin | CookieNoCsrf => "admin",
+            Admin | SvcToken | NarrowToken | Restricted | CookieAdmin | CookieNoCsrf => "admin",
             Editor => "editor",
-            Viewer => "viewer",
+            Viewer | DemotedToken => "viewer",
             Custom => "custom",
             Anon | Root | SysAdmin => "",
         }
     }
 
     fn is_session(self) -> bool {
-        !matches!(self, Anon | Root | SvcToken | UserToken)
+        !matches!(
+            self,
+            Anon | Root | SvcToken | UserToken | NarrowToken | DemotedToken
+        )
     }
 }
 
 /// Tenant administration rights (identity.md): owners hold all, admins all but `ManageOwners`.
 #[rustfmt::skip]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Adm { ReadUsers, ManageUsers, ManageOwners, ManageRoles, ManageTokens, ManageSettings, Review }
+enum Adm {
+    ReadUsers, ManageUsers, ManageOwners, ManageRoles, ManageTokens, ManageSettings, Review,
+    /// `ManageCollections` (records.md: owner, admin).
+    Collections,
+}
+
+/// A record action (records.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Act {
+    Read,
+    Create,
+    Update,
+    Delete,
+}
+
+/// A caller's record rights on a collection of its own tenant — (read, create, update, delete)
+/// and owner only — from identity.md's role table, for tokens narrowed to scopes ∩ role.
+/// `notes`: the collection is `notes` (the one collection the custom role and the narrow
+/// tokens name).
+fn record_rights(kind: Kind, notes: bool) -> ([bool; 4], bool) {
+    const ALL: [bool; 4] = [true; 4];
+    const READ: [bool; 4] = [true, false, false, false];
+    match kind {
+        Owner | Admin | Editor | CookieAdmin | CookieNoCsrf | SvcToken | UserToken => (ALL, false),
+        Viewer => (READ, false),
+        Custom if notes => ([true, true, true, false], true),
+        // notes × {read, create} ∩ admin.
+        NarrowToken if notes => ([true, true, false, false], false),
+        // notes × all ∩ viewer.
+        DemotedToken if notes => (READ, false),
+        // Restricted sessions: nothing (identity.md); system administrators: no right over
+        // records; anonymous callers: nothing; the custom role and the tokens elsewhere: nothing.
+        _ => ([false; 4], false),
+    }
+}
 
 /// Who a route admits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,9 +141,22 @@ enum Need {
     Cookie,
     /// A tenant administration right in the path's tenant, through a session.
     Tenant(Adm),
+    /// `ReadCollections`: any member of the path's tenant, sessions and tokens (not restricted
+    /// sessions, which may do nothing but enrol).
+    Member,
+    /// A record right in the path's tenant (see [`record_rights`]).
+    Record(Act),
 }
 
-fn expected(need: Need, method: &str, kind: Kind, tn: Option<Tn>, path_tn: Tn) -> bool {
+/// What a records case works on: the collection is `notes` (not `secrets` or another tenant's
+/// collection); the record is someone else's (owner-only rights refuse it).
+#[derive(Debug, Clone, Copy, Default)]
+struct Obj {
+    notes: bool,
+    theirs: bool,
+}
+
+fn expected(need: Need, method: &str, kind: Kind, tn: Option<Tn>, path_tn: Tn, obj: Obj) -> bool {
     if need == Need::Anyone {
         return true;
     }
@@ -115,16 +178,49 @@ fn expected(need: Need, method: &str, kind: Kind, tn: Option<Tn>, path_tn: Tn) -
                 kind.role() == "owner" || (kind.role() == "admin" && a != Adm::ManageOwners);
             full && tn == Some(path_tn) && grants
         }
+        Need::Member => kind != Restricted && tn == Some(path_tn),
+        Need::Record(act) => {
+            let (rights, owner_only) = record_rights(kind, obj.notes);
+            tn == Some(path_tn) && rights[act as usize] && !(owner_only && obj.theirs)
+        }
     }
 }
 
 /// What a case creates before it runs: a fresh caller (`Fresh*`, `MySession`) or the object the
 /// path names (`New*` fresh per case; `Target`, `Svc`, `Role` fixed and never changed).
+/// `Coll`: a fixed collection (someone else's: the other tenant's own collection); `NewColl`: a
+/// fresh empty collection; `Rec`: a record of a collection (someone else's: the other tenant's).
 #[rustfmt::skip]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Set {
     No, Fresh, FreshTotp, MySession, MyToken, NewTenant, Target, NewViewer, NewOwner, Svc,
-    NewToken, Role, NewRole,
+    NewToken, Role, NewRole, Coll(Cn), NewColl, Rec(Cn, Whose),
+}
+
+/// The fixed collections every tenant has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cn {
+    Notes,
+    Secrets,
+}
+
+impl Cn {
+    fn name(self) -> &'static str {
+        match self {
+            Cn::Notes => "notes",
+            Cn::Secrets => "secrets",
+        }
+    }
+}
+
+/// Whose record a case works on: `Fixed` (the tenant's target's, never changed), `New` (a fresh
+/// one of the target's), `Mine` (a fresh one of the caller's; the target's when the caller has
+/// no account in the tenant).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Whose {
+    Fixed,
+    New,
+    Mine,
 }
 
 /// One route: name, method, path (`/t` stands for `/api/v1/tenants/{tenant}`), who may call it,
@@ -139,8 +235,8 @@ type Row = (
 );
 
 #[rustfmt::skip]
-const ROUTES: [Row; 54] = {
-    use {Adm::*, Need::*, Set::*};
+const ROUTES: [Row; 72] = {
+    use {Adm::*, Cn::*, Need::*, Set::*, Whose::*};
     [
     ("healthz", "GET", "/healthz", Anyone, No, ""),
     ("readyz", "GET", "/readyz", Anyone, No, ""),
@@ -196,6 +292,24 @@ const ROUTES: [Row; 54] = {
     ("promote to owner", "PUT", "/t/users/{user}/role", Tenant(ManageOwners), NewViewer, r#"{"role":"owner"}"#),
     ("invite owner", "POST", "/t/invitations", Tenant(ManageOwners), No, r#"{"email":"{email}","role":"owner"}"#),
     ("foreign role", "PUT", "/t/users/{user}/role", Tenant(ManageUsers), NewViewer, r#"{"role":"{other_custom}"}"#),
+    ("collections", "GET", "/t/collections", Member, No, ""),
+    ("create collection", "POST", "/t/collections", Tenant(Collections), No, r#"{"name":"c{n}","schema":{schema}}"#),
+    ("show collection", "GET", "/t/collections/{collection}", Member, Coll(Notes), ""),
+    ("update collection", "PUT", "/t/collections/{collection}", Tenant(Collections), NewColl, r#"{"schema":{"fields":[{"name":"title","type":"text","required":true},{"name":"extra","type":"number"}]}}"#),
+    ("delete collection", "DELETE", "/t/collections/{collection}", Tenant(Collections), NewColl, ""),
+    ("list records", "GET", "/t/records/{collection}", Record(Act::Read), Coll(Notes), ""),
+    ("create record", "POST", "/t/records/{collection}", Record(Act::Create), Coll(Notes), r#"{"title":"case_{n}"}"#),
+    ("show record", "GET", "/t/records/{collection}/{record}", Record(Act::Read), Rec(Notes, Fixed), ""),
+    ("replace record", "PUT", "/t/records/{collection}/{record}", Record(Act::Update), Rec(Notes, New), r#"{"title":"replaced"}"#),
+    ("patch record", "PATCH", "/t/records/{collection}/{record}", Record(Act::Update), Rec(Notes, New), r#"{"title":"patched"}"#),
+    ("delete record", "DELETE", "/t/records/{collection}/{record}", Record(Act::Delete), Rec(Notes, New), ""),
+    ("show own record", "GET", "/t/records/{collection}/{record}", Record(Act::Read), Rec(Notes, Mine), ""),
+    ("replace own record", "PUT", "/t/records/{collection}/{record}", Record(Act::Update), Rec(Notes, Mine), r#"{"title":"replaced"}"#),
+    ("patch own record", "PATCH", "/t/records/{collection}/{record}", Record(Act::Update), Rec(Notes, Mine), r#"{"title":"patched"}"#),
+    ("delete own record", "DELETE", "/t/records/{collection}/{record}", Record(Act::Delete), Rec(Notes, Mine), ""),
+    ("list records (secrets)", "GET", "/t/records/{collection}", Record(Act::Read), Coll(Secrets), ""),
+    ("create record (secrets)", "POST", "/t/records/{collection}", Record(Act::Create), Coll(Secrets), r#"{"title":"case_{n}"}"#),
+    ("show record (secrets)", "GET", "/t/records/{collection}/{record}", Record(Act::Read), Rec(Secrets, Fixed), ""),
     ]
 };
 
@@ -214,6 +328,8 @@ struct Cred {
     session_id: Option<String>,
     totp: Option<Arc<TotpSecret>>,
     recovery: Vec<String>,
+    /// The account the credential acts for (records it creates are its own).
+    user: Option<String>,
 }
 
 impl Cred {
@@ -228,21 +344,34 @@ impl Cred {
             session_id,
             totp,
             recovery,
+            user: None,
+        }
+    }
+
+    fn of(auth: Auth, user: &str) -> Cred {
+        Cred {
+            user: Some(user.to_owned()),
+            ..Cred::token(auth)
         }
     }
 }
 
 /// Fixed objects of one tenant: its owner, a viewer cases only read (`target`), a custom role
-/// nobody holds (`role`), the custom role of `Custom` callers, service accounts (editor, admin).
+/// nobody holds (`role`), the custom role of `Custom` callers, service accounts (editor, admin),
+/// the collection only this tenant has (`only`), and one record of the target's in `notes` and
+/// in `secrets` (`fixed`, by `Cn`).
 #[derive(Default)]
 struct Ten {
     id: String,
     owner: Option<Auth>,
+    owner_id: String,
     target: String,
     role: String,
     custom: String,
     svc: String,
     svc_admin: String,
+    only: String,
+    fixed: [String; 2],
 }
 
 struct World {
@@ -295,13 +424,24 @@ impl World {
         for i in 0..2 {
             let owner = w.make(Owner, Some(i), false).await;
             w.t[i].owner = Some(owner.bearer.clone());
+            w.t[i].owner_id = owner.user.clone().expect("owner id");
             w.callers.push(((Owner, Some(i)), owner));
             w.t[i].target = w.fresh_user(i, "viewer").await;
             w.t[i].role = w.create_role(i, json!({ "notes": { "read": true } })).await;
-            let notes = json!({ "notes": { "read": true, "create": true, "owner_only": true } });
+            let notes = json!({ "notes": {
+                "read": true, "create": true, "update": true, "owner_only": true
+            } });
             w.t[i].custom = w.create_role(i, notes).await;
             w.t[i].svc = w.service_account(i, "editor").await;
             w.t[i].svc_admin = w.service_account(i, "admin").await;
+            w.t[i].only = format!("only_{}", ["a", "b"][i]);
+            for name in ["notes", "secrets", w.t[i].only.as_str()] {
+                w.create_collection(i, name).await;
+            }
+            let target = w.t[i].target.clone();
+            for cn in [Cn::Notes, Cn::Secrets] {
+                w.t[i].fixed[cn as usize] = w.fresh_record(i, cn.name(), &target).await;
+            }
         }
         let path = format!("{}/settings", w.base(0));
         w.settings = w.expect("GET", &path, &w.owner(0), Value::Null, 200).await;
@@ -311,6 +451,9 @@ impl World {
                 w.callers.push(((kind, tn), cred));
             }
         }
+        // The custom-role user owns a record of A's notes: its owner-only listing is not empty.
+        let custom = w.shared(Custom, Some(0)).user.clone().expect("custom user");
+        w.fresh_record(0, "notes", &custom).await;
         let email = w.email();
         let (_, password) = w.app.add_user(&w.t[0].id, &email, "viewer").await;
         w.victim = w.sign_in(Some(&w.t[0].id), &email, &password, false).await;
@@ -363,6 +506,31 @@ impl World {
         let body = json!({ "name": format!("role {}", self.next()), "collections": collections });
         let path = format!("{}/roles", self.base(tn));
         text(&self.created(&path, &self.owner(tn), body).await["id"])
+    }
+
+    async fn create_collection(&self, tn: Tn, name: &str) {
+        let schema: Value = serde_json::from_str(SCHEMA).expect("schema");
+        let path = format!("{}/collections", self.base(tn));
+        let body = json!({ "name": name, "schema": schema });
+        self.created(&path, &self.owner(tn), body).await;
+    }
+
+    /// A new, empty collection of `tn`; its name.
+    async fn fresh_collection(&self, tn: Tn) -> String {
+        let name = format!("c{}", self.next());
+        self.create_collection(tn, &name).await;
+        name
+    }
+
+    /// A new record (titled `ORIGINAL`) of `owner` in a collection of `tn`, made through the
+    /// service (the owner need not be able to create it); its id.
+    async fn fresh_record(&self, tn: Tn, collection: &str, owner: &str) -> String {
+        let tenant: types::TenantId = self.t[tn].id.parse().expect("tenant id");
+        let owner: types::UserId = owner.parse().expect("user id");
+        let body = json!({ "title": ORIGINAL });
+        let records = &self.app.state.records;
+        let made = records.create_record(tenant, collection, owner, &body, None);
+        made.await.expect("record").0.id.to_string()
     }
 
     async fn fresh_role(&self, tn: Tn) -> String {
@@ -451,25 +619,43 @@ impl World {
                     .await;
                 self.sign_in(None, &email, password, true).await
             }
-            SvcToken => {
+            SvcToken | NarrowToken => {
                 let tn = tn.expect("tenant");
-                let secret = self.service_token(tn, &self.t[tn].svc_admin, all).await.1;
-                Cred::token(Auth::Bearer(secret))
+                let scopes = match kind {
+                    SvcToken => all,
+                    _ => scopes("notes", &["read", "create"]),
+                };
+                let svc = &self.t[tn].svc_admin;
+                let secret = self.service_token(tn, svc, scopes).await.1;
+                Cred::of(Auth::Bearer(secret), svc)
+            }
+            DemotedToken => {
+                let tn = tn.expect("tenant");
+                let svc = self.service_account(tn, "editor").await;
+                let notes = scopes("notes", &["read", "create", "update", "delete"]);
+                let secret = self.service_token(tn, &svc, notes).await.1;
+                let path = format!("{}/users/{svc}/role", self.base(tn));
+                let role = json!({ "role": "viewer" });
+                self.expect("PUT", &path, &self.owner(tn), role, 200).await;
+                Cred::of(Auth::Bearer(secret), &svc)
             }
             UserToken => {
                 let body = json!({ "scopes": all, "expires_in_days": 30 });
-                let owner = self.owner(tn.expect("tenant"));
-                let b = self.created("/api/v1/me/tokens", &owner, body).await;
-                Cred::token(Auth::Bearer(text(&b["secret"])))
+                let tn = tn.expect("tenant");
+                let b = self
+                    .created("/api/v1/me/tokens", &self.owner(tn), body)
+                    .await;
+                Cred::of(Auth::Bearer(text(&b["secret"])), &self.t[tn].owner_id)
             }
             _ => {
                 let t = &self.t[tn.expect("tenant")];
                 let custom = (kind == Custom).then(|| t.custom.clone());
                 let (role, email) = (custom.unwrap_or(kind.role().to_owned()), self.email());
-                let (_, password) = self.app.add_user(&t.id, &email, &role).await;
+                let (user, password) = self.app.add_user(&t.id, &email, &role).await;
                 let mandatory = matches!(kind.role(), "owner" | "admin");
                 let enrol = kind != Restricted && (totp || mandatory);
                 let mut cred = self.sign_in(Some(&t.id), &email, &password, enrol).await;
+                cred.user = Some(user);
                 if let (CookieAdmin | CookieNoCsrf, Auth::Bearer(session)) = (kind, &cred.bearer) {
                     let csrf = self.app.state.identity.csrf_token(session).expect("csrf");
                     let csrf = (kind == CookieAdmin).then_some(csrf);
@@ -500,6 +686,7 @@ impl World {
             "password" => cred.password.clone(),
             "new_password" => NEW_PASSWORD.to_owned(),
             "settings" => self.settings.to_string(),
+            "schema" => SCHEMA.to_owned(),
             "invitation" => {
                 let path = format!("{}/invitations", self.base(0));
                 let body = json!({ "email": self.email(), "role": "viewer" });
@@ -553,6 +740,10 @@ impl World {
         let victim_session = self.victim.session_id.clone().expect("session");
         let my_session = cred.session_id.clone().filter(|_| !foreign);
         let (name, value) = match row.4 {
+            // Records: `{collection}`, and `{record}` below.
+            Set::Coll(_) if foreign => ("{collection}", x.only.clone()),
+            Set::Coll(cn) | Set::Rec(cn, _) => ("{collection}", cn.name().to_owned()),
+            Set::NewColl => ("{collection}", self.fresh_collection(home).await),
             Set::MySession => ("{id}", my_session.unwrap_or(victim_session)),
             Set::MyToken if own_tokens => ("{id}", self.own_token(&cred.bearer).await),
             Set::MyToken => ("{id}", self.victim_token.0.clone()),
@@ -569,8 +760,19 @@ impl World {
             Set::NewRole => ("{role}", self.fresh_role(home).await),
             Set::No | Set::Fresh | Set::FreshTotp => ("{id}", x.id.clone()),
         };
+        let record = match row.4 {
+            Set::Rec(cn, Whose::Fixed) => x.fixed[cn as usize].clone(),
+            Set::Rec(cn, Whose::New) => self.fresh_record(home, cn.name(), &x.target).await,
+            Set::Rec(cn, Whose::Mine) => {
+                let user = cred.user.as_ref().filter(|_| tn == Some(home));
+                let owner = user.unwrap_or(&x.target);
+                self.fresh_record(home, cn.name(), owner).await
+            }
+            _ => String::new(),
+        };
         let path = full_path(row).replace("{tenant}", &self.t[p].id);
         let path = path.replace(name, &value).replace("{id}", &self.t[p].id);
+        let path = path.replace("{record}", &record);
         let other_custom = ("other_custom".to_owned(), self.t[1 - p].custom.clone());
         let (mut body, mut memo) = (row.5.to_owned(), vec![other_custom]);
         while let Some((start, end)) = next_placeholder(&body) {
@@ -582,7 +784,16 @@ impl World {
     }
 
     /// After a refused case, or one on someone else's object: the target is as it was.
-    async fn untouched(&self, row: &Row, home: Tn, path: &str) -> Result<(), String> {
+    async fn untouched(
+        &self,
+        row: &Row,
+        home: Tn,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(), String> {
+        if let Some(verdict) = self.records_untouched(row, home, path, body).await {
+            return verdict;
+        }
         let seg = |pre: &str| {
             path.split('/')
                 .find(|s| s.starts_with(pre))
@@ -626,6 +837,53 @@ impl World {
     }
 }
 
+impl World {
+    /// The records part of `untouched`: a collection keeps version 1, a record keeps version 1
+    /// and its title, a refused creation left nothing behind. None: not a records case.
+    async fn records_untouched(
+        &self,
+        row: &Row,
+        home: Tn,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Option<Result<(), String>> {
+        let base = self.base(home);
+        let last = path.rsplit('/').next().unwrap_or("-");
+        let field = |k: &str| body.map_or_else(|| "-".to_owned(), |b| text(&b[k]));
+        type Check = fn(&Value) -> bool;
+        let (url, want, check): (String, u16, Check) = match row.4 {
+            Set::NewColl => (format!("{base}/collections/{last}"), 200, |b| {
+                b["version"] == 1
+            }),
+            Set::Rec(cn, _) => (format!("{base}/records/{}/{last}", cn.name()), 200, |b| {
+                b["version"] == 1 && b["data"]["title"] == ORIGINAL
+            }),
+            Set::Coll(_) if row.1 == "POST" => (
+                format!("{base}/records/{last}?filter[title]={}", field("title")),
+                200,
+                |b| b["items"].as_array().is_some_and(Vec::is_empty),
+            ),
+            Set::No if row.0 == "create collection" => {
+                (format!("{base}/collections/{}", field("name")), 404, |_| {
+                    true
+                })
+            }
+            _ => return None,
+        };
+        let r = self
+            .app
+            .send(Method::GET, &url, &self.owner(home), None)
+            .await;
+        Some(match r.status.as_u16() == want && check(&r.body) {
+            true => Ok(()),
+            false => Err(format!(
+                "yet the target changed: GET {url}: {} {}",
+                r.status, r.body
+            )),
+        })
+    }
+}
+
 /// The first `{name}` (lower case and `_`) in a body template: (start, end) byte offsets.
 fn next_placeholder(s: &str) -> Option<(usize, usize)> {
     s.match_indices('{').find_map(|(i, _)| {
@@ -648,9 +906,10 @@ fn variants(row: &Row) -> Vec<(Tn, bool)> {
     } else {
         &[0]
     };
+    // A caller's own record has no "someone else's" variant (`show record` and the others have).
     let ids = !matches!(
         row.4,
-        Set::No | Set::Fresh | Set::FreshTotp | Set::NewTenant
+        Set::No | Set::Fresh | Set::FreshTotp | Set::NewTenant | Set::Rec(_, Whose::Mine)
     );
     let foreign = tenants.iter().filter(|_| ids).map(|p| (*p, true));
     tenants.iter().map(|p| (*p, false)).chain(foreign).collect()
@@ -665,14 +924,28 @@ async fn every_route_every_caller_own_and_other_tenant() {
             for (kind, tn) in CALLERS {
                 let (cred, path, body) = w.prepare(row, kind, tn, p, foreign).await;
                 let method = Method::from_bytes(row.1.as_bytes()).expect("method");
-                let reply = w.app.send(method, &path, &cred.auth, body).await;
+                let reply = w.app.send(method, &path, &cred.auth, body.clone()).await;
                 cases += 1;
                 // Someone else's user is not an owner *here*: the base right decides (then 404).
                 let need = match row.3 {
                     Need::Tenant(Adm::ManageOwners) if foreign => Need::Tenant(Adm::ManageUsers),
                     need => need,
                 };
-                let want = expected(need, row.1, kind, tn, p);
+                // Likewise someone else's record is not in this tenant: the right on the
+                // collection decides, owner-only or not (then 404). Someone else's collection
+                // is not `notes`.
+                let obj = match row.4 {
+                    Set::Coll(cn) => Obj {
+                        notes: cn == Cn::Notes && !foreign,
+                        theirs: false,
+                    },
+                    Set::Rec(cn, whose) => Obj {
+                        notes: cn == Cn::Notes,
+                        theirs: whose != Whose::Mine && !foreign,
+                    },
+                    _ => Obj::default(),
+                };
+                let want = expected(need, row.1, kind, tn, p, obj);
                 let status = reply.status;
                 let denied = matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN);
                 // Someone else's ids, or (row "foreign role") another tenant's role in the body.
@@ -690,6 +963,18 @@ async fn every_route_every_caller_own_and_other_tenant() {
                 );
                 let refusal = if kind == Anon { 401 } else { 403 };
                 let reached = reaches && want && !matches!(status.as_u16(), 404 | 422);
+                // An owner-only reader lists its own records only (records.md), and it has one.
+                let owner_only = record_rights(kind, obj.notes).1;
+                if row.0.starts_with("list records") && status == StatusCode::OK && owner_only {
+                    let items = reply.body["items"].as_array().cloned().unwrap_or_default();
+                    let mine = cred.user.clone().map(Value::String);
+                    if items.is_empty() || items.iter().any(|r| Some(&r["owner"]) != mine.as_ref())
+                    {
+                        odd.push(format!(
+                            "{line}\n    lists someone else's records, or none of its own"
+                        ));
+                    }
+                }
                 match (want, denied) {
                     (false, false) => allows.push(line),
                     (true, true) => denials.push(line),
@@ -697,7 +982,7 @@ async fn every_route_every_caller_own_and_other_tenant() {
                     _ if denied && status.as_u16() != refusal => odd.push(line),
                     _ if !want || reaches => {
                         let home = if foreign { 1 - p } else { p };
-                        if let Err(why) = w.untouched(row, home, &path).await {
+                        if let Err(why) = w.untouched(row, home, &path, body.as_ref()).await {
                             odd.push(format!("{line}\n    {why}"));
                         }
                     }
@@ -726,56 +1011,123 @@ async fn every_route_every_caller_own_and_other_tenant() {
     );
 }
 
-/// Every `.route(...)` mounted by `router()`, read from the source: (METHOD, full path).
+/// The text between the `(` at byte `open` of `s` and its matching `)`.
+fn inside_parens(s: &str, open: usize) -> &str {
+    let mut depth = 0;
+    for (i, c) in s[open..].char_indices() {
+        depth += match c {
+            '(' => 1,
+            ')' => -1,
+            _ => 0,
+        };
+        if depth == 0 {
+            return &s[open + 1..open + i];
+        }
+    }
+    panic!("unbalanced parentheses in {}", &s[open..])
+}
+
+/// The body of the function whose signature starts with `signature`.
+fn fn_body<'a>(source: &'a str, signature: &str) -> &'a str {
+    let at = source.find(signature);
+    let body = &source[at.unwrap_or_else(|| panic!("no `{signature}` in the source"))..];
+    &body[..body.find("\n}").expect("end of fn")]
+}
+
+/// The `module::function(` calls of a router expression such as
+/// `tenant_admin::router().merge(record_routes::router())`.
+fn calls_in(expr: &str) -> Vec<(&str, &str)> {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let calls = expr.match_indices("::").filter_map(|(i, _)| {
+        let module = &expr[expr[..i].trim_end_matches(ident).len()..i];
+        let after = &expr[i + 2..];
+        let function = &after[..after.len() - after.trim_start_matches(ident).len()];
+        let called = after[function.len()..].starts_with('(');
+        (!module.is_empty() && !function.is_empty() && called).then_some((module, function))
+    });
+    calls.collect()
+}
+
+/// Every `.route(...)` of one module's router function, under `prefix`: (METHOD, full path).
+fn routes_of(source: &str, function: &str, prefix: &str, out: &mut BTreeSet<(String, String)>) {
+    let body = fn_body(source, &format!("fn {function}()"));
+    assert!(
+        !body.contains(".nest(") && !body.contains(".merge("),
+        "`{function}` mounts other routers: teach routes_in_source to read them"
+    );
+    for (at, _) in body.match_indices(".route(") {
+        let args = inside_parens(body, at + ".route".len());
+        let path = args.split('"').nth(1).expect("route path");
+        for m in ["get", "post", "put", "delete", "patch"] {
+            for (i, _) in args.match_indices(&format!("{m}(")) {
+                if !args[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_') {
+                    let full = if path == "/" {
+                        prefix.to_owned()
+                    } else {
+                        format!("{prefix}{path}")
+                    };
+                    out.insert((m.to_uppercase(), full));
+                }
+            }
+        }
+    }
+}
+
+/// Every route mounted by `router()`, read from the source: (METHOD, full path). Reads each
+/// `.merge(…)` and `.nest("prefix", …)` of the router's chain, however it is wrapped over lines,
+/// and every `module::function()` router inside it (so `a::router().merge(b::router())` under a
+/// nest mounts both under its prefix). Panics when a mounted module is not listed here, or a
+/// listed one is not found mounted, so a router the parser cannot see fails the test.
 fn routes_in_source() -> BTreeSet<(String, String)> {
     let sources = [
         ("health", include_str!("../src/health.rs")),
         ("tenants", include_str!("../src/tenants.rs")),
         ("tenant_admin", include_str!("../src/tenant_admin.rs")),
+        ("record_routes", include_str!("../src/record_routes.rs")),
         ("session_routes", include_str!("../src/session_routes.rs")),
     ];
-    let mut out = BTreeSet::new();
-    for line in include_str!("../src/lib.rs").lines().map(str::trim) {
-        let (prefix, target) = if let Some(rest) = line.strip_prefix(".nest(\"") {
-            rest.split_once("\", ").expect("nest(prefix, router)")
-        } else if let Some(target) = line.strip_prefix(".merge(") {
-            ("", target)
-        } else {
-            continue;
-        };
-        let (module, function) = target.split_once("::").expect("module::router()");
-        let function = function.split('(').next().expect("fn name");
-        let source = sources.iter().find(|(m, _)| *m == module);
-        let source = source
-            .unwrap_or_else(|| panic!("routes of `{module}` are not checked"))
-            .1;
-        let body = &source[source.find(&format!("fn {function}()")).expect("router fn")..];
-        let body = &body[..body.find("\n}").expect("end of fn")];
-        for (at, _) in body.match_indices(".route(") {
-            let rest = &body[at + ".route(".len()..];
-            let path = rest.split('"').nth(1).expect("route path");
-            let mut depth = 1;
-            let end = rest.char_indices().find(|&(_, c)| {
-                depth += [('(', 1), (')', -1)]
-                    .iter()
-                    .find(|p| p.0 == c)
-                    .map_or(0, |p| p.1);
-                depth == 0
-            });
-            let args = &rest[..end.expect("closing parenthesis").0];
-            for m in ["get", "post", "put", "delete", "patch"] {
-                for (i, _) in args.match_indices(&format!("{m}(")) {
-                    if !args[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_') {
-                        let full = if path == "/" {
-                            prefix.to_owned()
-                        } else {
-                            format!("{prefix}{path}")
-                        };
-                        out.insert((m.to_uppercase(), full));
-                    }
-                }
-            }
+    let app = fn_body(include_str!("../src/lib.rs"), "pub fn router(");
+    let mut chain: Vec<(usize, &str)> = [".nest(", ".merge("]
+        .iter()
+        .flat_map(|call| app.match_indices(call))
+        .collect();
+    chain.sort_unstable();
+    let (mut out, mut mounted, mut read_up_to) = (BTreeSet::new(), BTreeSet::new(), 0);
+    for (at, call) in chain {
+        if at < read_up_to {
+            continue; // inside the arguments of a call read already (a merge inside a nest)
         }
+        let open = at + call.len() - 1;
+        let args = inside_parens(app, open);
+        read_up_to = open + args.len() + 2;
+        let (prefix, expr) = match call {
+            ".nest(" => {
+                let (prefix, expr) = args.split_once(',').expect("nest(prefix, router)");
+                let prefix = prefix
+                    .trim()
+                    .strip_prefix('"')
+                    .and_then(|p| p.strip_suffix('"'));
+                (prefix.expect("a literal nest prefix"), expr)
+            }
+            _ => ("", args),
+        };
+        assert!(!expr.contains(".nest("), "a nest inside `{expr}`: not read");
+        let calls = calls_in(expr);
+        assert!(!calls.is_empty(), "no `module::router()` in `{expr}`");
+        for (module, function) in calls {
+            let source = sources.iter().find(|(m, _)| *m == module);
+            let source = source
+                .unwrap_or_else(|| panic!("routes of `{module}` are not checked"))
+                .1;
+            routes_of(source, function, prefix, &mut out);
+            mounted.insert(module);
+        }
+    }
+    for (module, _) in sources {
+        assert!(
+            mounted.contains(module),
+            "`{module}` is listed but the parser found it mounted nowhere in lib.rs"
+        );
     }
     out
 }
