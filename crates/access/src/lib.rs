@@ -16,7 +16,17 @@ pub use roles::{BuiltinRole, CollectionRights, RoleDef, RoleRef};
 
 /// What may be done to records of a collection.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum RecordAction {
@@ -36,10 +46,13 @@ impl RecordAction {
 }
 
 /// One grant of an API token: a collection (or `*`) and the actions on it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenScope {
+    /// A collection name, or `*` for every collection.
+    #[schema(pattern = r"^(\*|[A-Za-z0-9_-]{1,64})$")]
     pub collection: String,
+    #[schema(min_items = 1)]
     pub actions: Vec<RecordAction>,
 }
 

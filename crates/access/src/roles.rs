@@ -84,7 +84,17 @@ impl<'de> serde::Deserialize<'de> for RoleRef {
 }
 
 /// Rights on one collection.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(deny_unknown_fields, default)]
 pub struct CollectionRights {
     pub read: bool,

@@ -204,9 +204,17 @@ fn apply_event(tx: &mut WriteTx<'_>, header: &Header, event: &Event) -> state_sq
             }
         }
         Event::RecordDeleted { record } => {
-            tx.delete_record(&record.to_string())?;
+            let id = record.to_string();
+            for doc in tx.children(crate::model::AttachmentDoc::KIND, &id)? {
+                tx.delete_doc(crate::model::AttachmentDoc::KIND, &doc.id)?;
+            }
+            tx.delete_record(&id)?;
         }
         Event::IdempotencySaved { doc } => put(tx, doc)?,
+        Event::AttachmentAdded { doc } => put(tx, doc)?,
+        Event::AttachmentDeleted { attachment } => {
+            tx.delete_doc(crate::model::AttachmentDoc::KIND, &attachment.to_string())?;
+        }
     }
     Ok(())
 }

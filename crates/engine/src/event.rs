@@ -185,6 +185,12 @@ pub enum Event {
     IdempotencySaved {
         doc: IdempotencyDoc,
     },
+    AttachmentAdded {
+        doc: crate::model::AttachmentDoc,
+    },
+    AttachmentDeleted {
+        attachment: types::AttachmentId,
+    },
 }
 
 /// The body as written (borrowing the events).

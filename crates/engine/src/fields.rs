@@ -57,3 +57,44 @@ impl Engine {
         Ok(crypto::open(&key, &at.aad(), body)?)
     }
 }
+
+/// A scope's current data key, for sealing many values with caller-chosen associated data (the
+/// chunks of an attachment). Output format as for fields: key version (u32 BE) then the seal.
+pub struct SealingKey {
+    version: u32,
+    key: std::sync::Arc<crypto::Key256>,
+}
+
+impl SealingKey {
+    pub fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+        let mut out = self.version.to_be_bytes().to_vec();
+        out.extend_from_slice(&crypto::seal(&self.key, aad, plaintext));
+        out
+    }
+}
+
+impl Engine {
+    /// The current data key of `scope`.
+    pub fn current_key(&self, scope: Scope) -> Result<SealingKey> {
+        let keys = self.inner.keys.read().map_err(|_| Error::Poisoned)?;
+        let (version, key) = keys.current(&scope.key_name())?;
+        Ok(SealingKey { version, key })
+    }
+
+    /// Opens what a [`SealingKey`] sealed, under the key version it names.
+    pub fn open_sealed(
+        &self,
+        scope: Scope,
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        let Some((version, body)) = sealed.split_first_chunk::<4>() else {
+            return Err(Error::Envelope("sealed value too short".into()));
+        };
+        let key = {
+            let keys = self.inner.keys.read().map_err(|_| Error::Poisoned)?;
+            keys.key(&scope.key_name(), u32::from_be_bytes(*version))?
+        };
+        Ok(crypto::open(&key, aad, body)?)
+    }
+}

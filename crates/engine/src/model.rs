@@ -311,6 +311,37 @@ impl Document for IdempotencyDoc {
     }
 }
 
+/// A file attached to a record; its bytes live sealed in the blob store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttachmentDoc {
+    pub id: types::AttachmentId,
+    pub tenant: TenantId,
+    pub collection: CollectionId,
+    pub record: types::RecordId,
+    /// Sealed file name (only ever used in `Content-Disposition`).
+    pub name: Blob,
+    /// One of the tenant's allowed content types.
+    pub content_type: String,
+    pub size: u64,
+    pub chunks: u32,
+    /// Keyed hash of the plaintext (tenant index key).
+    pub digest: Blob,
+    pub created_at: i64,
+}
+
+impl Document for AttachmentDoc {
+    const KIND: &'static str = "attachment";
+    fn id(&self) -> String {
+        self.id.to_string()
+    }
+    fn realm(&self) -> String {
+        self.tenant.to_string()
+    }
+    fn parent(&self) -> Option<String> {
+        Some(self.record.to_string())
+    }
+}
+
 /// Builds the state row of a document.
 pub fn to_doc<T: Document>(value: &T) -> Result<state_sqlite::Doc, serde_json::Error> {
     Ok(state_sqlite::Doc {

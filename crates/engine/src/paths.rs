@@ -27,6 +27,11 @@ impl Paths {
         [self.data.join("keyring"), self.mirror.join("keyring")]
     }
 
+    /// Attachment files, one directory in each location.
+    pub fn blob_dirs(&self) -> [PathBuf; 2] {
+        [self.data.join("blobs"), self.mirror.join("blobs")]
+    }
+
     pub fn state(&self) -> PathBuf {
         self.data.join("state.sqlite")
     }

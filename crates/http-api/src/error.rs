@@ -59,6 +59,57 @@ impl ApiError {
     }
 }
 
+/// An RFC 9457 problem as this API sends it: the members every error has, and the `errors` list
+/// (an extra member) of the validation errors. The OpenAPI document describes every error body
+/// with this schema.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct Problem<'a> {
+    /// A URI naming the kind of problem: `https://strongroom.dev/problems/{code}`.
+    #[schema(value_type = String)]
+    r#type: String,
+    /// The status code's reason phrase.
+    #[schema(value_type = String)]
+    title: &'a str,
+    /// The HTTP status code.
+    #[schema(minimum = 400, maximum = 599)]
+    status: u16,
+    /// A stable machine code (`not_found`, `forbidden`, `validation_failed`, …).
+    #[schema(value_type = String)]
+    code: &'a str,
+    /// A human explanation of this occurrence.
+    #[schema(value_type = String)]
+    detail: &'a str,
+    /// Validation errors, one per failing rule or field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = problem_errors_schema)]
+    errors: Option<Vec<serde_json::Value>>,
+}
+
+/// The items of `errors`: password rules (`rule`, `message`), identity fields (`field`,
+/// `message`) or record and schema paths (`path`, `reason`).
+fn problem_errors_schema() -> utoipa::openapi::Array {
+    use utoipa::openapi::{ObjectBuilder, schema::Type};
+    let text = || ObjectBuilder::new().schema_type(Type::String);
+    let item = ObjectBuilder::new()
+        .property(
+            "rule",
+            text().description(Some("The password rule that failed.")),
+        )
+        .property(
+            "field",
+            text().description(Some("The request field at fault.")),
+        )
+        .property(
+            "path",
+            text().description(Some("A JSON pointer to the value at fault.")),
+        )
+        .property("message", text())
+        .property("reason", text());
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(item)
+        .build()
+}
+
 pub(crate) fn problem(status: StatusCode, code: &str, message: &str) -> Response {
     problem_with(status, code, message, None)
 }
@@ -69,13 +120,15 @@ pub(crate) fn problem_with(
     message: &str,
     extra: Option<&serde_json::Value>,
 ) -> Response {
-    let mut body = serde_json::json!({
-        "type": format!("https://strongroom.dev/problems/{code}"),
-        "title": status.canonical_reason().unwrap_or("error"),
-        "status": status.as_u16(),
-        "code": code,
-        "detail": message,
-    });
+    let problem = Problem {
+        r#type: format!("https://strongroom.dev/problems/{code}"),
+        title: status.canonical_reason().unwrap_or("error"),
+        status: status.as_u16(),
+        code,
+        detail: message,
+        errors: None,
+    };
+    let mut body = serde_json::to_value(&problem).unwrap_or_default();
     if let (Some(serde_json::Value::Object(more)), serde_json::Value::Object(map)) =
         (extra, &mut body)
     {

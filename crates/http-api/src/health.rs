@@ -11,6 +11,7 @@ use axum::{Json, Router};
 use engine::Health;
 
 use crate::AppState;
+use crate::bodies::Health as Status;
 
 pub(crate) fn router() -> Router<Arc<AppState>> {
     Router::new()
@@ -18,15 +19,26 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
         .route("/readyz", get(get_readyz))
 }
 
+/// Liveness.
+///
 /// **Permissions:** none (reveals only liveness).
+#[utoipa::path(get, path = "/healthz", tag = "health",
+    responses((status = 200, description = "The process serves.", body = Status)))]
 async fn get_healthz() -> Response {
-    Json(serde_json::json!({ "status": "ok" })).into_response()
+    Json(Status { status: "ok" }).into_response()
 }
 
+/// Readiness: whether writes are accepted.
+///
 /// **Permissions:** none (reveals whether writes are accepted and why not).
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses(
+        (status = 200, description = "Writes are accepted.", body = Status),
+        (status = 503, description = "Writes are refused (`not_ready`); `detail` says why."),
+    ))]
 async fn get_readyz(State(state): State<Arc<AppState>>) -> Response {
     match state.engine.health() {
-        Health::Healthy => Json(serde_json::json!({ "status": "ready" })).into_response(),
+        Health::Healthy => Json(Status { status: "ready" }).into_response(),
         Health::Degraded { cause } => crate::error::problem(
             StatusCode::SERVICE_UNAVAILABLE,
             "not_ready",

@@ -3,20 +3,24 @@
 //!
 //! This is the only crate that knows axum, hyper or rustls. Handlers start with their
 //! authorisation (an extractor) and call services; they never touch storage directly. There is
-//! no plaintext listener, and there must never be one.
+//! no plaintext listener, and there must never be one. `GET /api/v1/openapi.json` describes every
+//! route (`openapi.rs`).
 
 pub mod auth;
+mod bodies;
 mod error;
 mod headers;
 mod health;
 mod json;
 mod limiter;
+mod openapi;
 mod record_routes;
 mod server;
 mod session_routes;
 mod tenant_admin;
 mod tenants;
 pub mod tls;
+mod unread;
 
 use std::sync::Arc;
 
@@ -70,6 +74,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let hsts = headers::hsts_value(state.hsts_max_age_secs);
     Router::new()
         .merge(health::router())
+        .merge(openapi::router())
         .nest("/api/v1/admin/tenants", tenants::router())
         .nest("/api/v1/admin", tenants::system_router())
         .nest(
@@ -88,5 +93,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(axum::middleware::from_fn(move |req, next| {
             headers::security_headers(hsts.clone(), req, next)
         }))
+        .layer(axum::middleware::from_fn(unread::close_if_body_unread))
         .with_state(state)
 }

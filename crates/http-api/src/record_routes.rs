@@ -12,10 +12,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use records::schema::Schema;
-use records::{IfMatch, ListOptions, RecordView};
+use records::{CollectionView, IfMatch, ListOptions, RecordPage, RecordView};
 use types::{RecordId, TenantId, UserId};
 
 use crate::auth::{Authenticated, TenantMember};
+use crate::bodies::CollectionList;
 use crate::json::Json;
 use crate::{ApiError, AppState};
 
@@ -66,6 +67,11 @@ impl From<records::Error> for ApiError {
                 &e,
             ),
             E::Engine(inner) => inner.into(),
+            E::TooLarge { .. } => status(StatusCode::PAYLOAD_TOO_LARGE, "file_too_large", &e),
+            E::Storage(_) => {
+                tracing::error!(error = %e, "attachment storage failed");
+                status(StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable", &e)
+            }
             E::Corrupt(_) => {
                 tracing::error!(error = %e, "stored record data is malformed");
                 ApiError::internal()
@@ -83,20 +89,30 @@ fn record_id(raw: &str) -> Result<RecordId, ApiError> {
     raw.parse().map_err(|_| ApiError::not_found())
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CollectionBody {
     name: String,
     schema: Schema,
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SchemaBody {
     schema: Schema,
 }
 
+/// Lists the tenant's collections.
+///
 /// **Permissions:** any member of the tenant (`ReadCollections`).
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/collections", tag = "records",
+    params(
+        ("tenant" = TenantId, Path, description = "The tenant (the caller's own)."),
+    ),
+    responses(
+        (status = 200, description = "The collections with their schemas.", body = CollectionList),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn list_collections(
     TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
@@ -104,13 +120,30 @@ async fn list_collections(
 ) -> Result<Response, ApiError> {
     let t = tenant_of(&t)?;
     auth.require(Action::ReadCollections, &Resource::Tenant(t))?;
-    Ok(
-        axum::Json(serde_json::json!({ "items": state.records.list_collections(t)? }))
-            .into_response(),
-    )
+    let items = state.records.list_collections(t)?;
+    Ok(axum::Json(CollectionList { items }).into_response())
 }
 
+/// Creates a collection with a declared schema.
+///
 /// **Permissions:** owner, admin (`ManageCollections`).
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/collections", tag = "records",
+    params(
+        ("tenant" = TenantId, Path, description = "The tenant (the caller's own)."),
+    ),
+    request_body = CollectionBody,
+    responses(
+        (status = 201, description = "The collection.", body = CollectionView,
+            headers(("Location" = String, description = "The collection's URL.")),
+            links(
+                ("ShowCollection" = (operation_id = "show_collection", parameters(("tenant" = "$request.path.tenant"), ("collection" = "$response.body#/name")))),
+                ("CreateRecord" = (operation_id = "create_record", parameters(("tenant" = "$request.path.tenant"), ("collection" = "$response.body#/name")))),
+                ("ListRecords" = (operation_id = "list_records", parameters(("tenant" = "$request.path.tenant"), ("collection" = "$response.body#/name")))),
+            )),
+        (status = 409, description = "A collection of that name exists."),
+        (status = 422, description = "An invalid name or schema (`validation_failed`, each problem in `errors`)."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn create_collection(
     TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
@@ -132,7 +165,19 @@ async fn create_collection(
         .into_response())
 }
 
+/// Shows a collection and its schema.
+///
 /// **Permissions:** any member of the tenant (`ReadCollections`).
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/collections/{collection}", tag = "records",
+    params(
+        ("tenant" = TenantId, Path, description = "The tenant (the caller's own)."),
+        ("collection" = String, Path, description = "The collection's name."),
+    ),
+    responses(
+        (status = 200, description = "The collection.", body = CollectionView),
+        (status = 404, description = "No such collection."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn show_collection(
     TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
@@ -144,7 +189,22 @@ async fn show_collection(
     Ok(axum::Json(records::Records::collection_view(&c)).into_response())
 }
 
+/// Declares a new version of a collection's schema.
+///
 /// **Permissions:** owner, admin (`ManageCollections`). A new schema version.
+#[utoipa::path(put, path = "/api/v1/tenants/{tenant}/collections/{collection}", tag = "records",
+    params(
+        ("tenant" = TenantId, Path, description = "The tenant (the caller's own)."),
+        ("collection" = String, Path, description = "The collection's name."),
+    ),
+    request_body = SchemaBody,
+    responses(
+        (status = 200, description = "The collection.", body = CollectionView),
+        (status = 404, description = "No such collection."),
+        (status = 409, description = "The change is incompatible with stored records."),
+        (status = 422, description = "An invalid schema (`validation_failed`, each problem in `errors`)."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn update_collection(
     TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
@@ -156,7 +216,20 @@ async fn update_collection(
     Ok(axum::Json(state.records.update_collection(t, &c, body.schema).await?).into_response())
 }
 
+/// Deletes an empty collection.
+///
 /// **Permissions:** owner, admin (`ManageCollections`). Only an empty collection.
+#[utoipa::path(delete, path = "/api/v1/tenants/{tenant}/collections/{collection}", tag = "records",
+    params(
+        ("tenant" = TenantId, Path, description = "The tenant (the caller's own)."),
+        ("collection" = String, Path, description = "The collection's name."),
+    ),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "No such collection."),
+        (status = 409, description = "The collection still has records."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn delete_collection(
     TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
@@ -214,7 +287,25 @@ fn owner_only(auth: &Authenticated, t: TenantId, c: &str, action: RecordAction) 
     access::authorize(&auth.caller.principal, Action::Record(action), &resource).is_err()
 }
 
+/// Lists records, filtered by indexed fields, newest or oldest first.
+///
 /// **Permissions:** `Record(Read)` on the collection; owner-only rights list only own records.
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/records/{collection}", tag = "records",
+    params(
+        ("tenant" = TenantId, Path, description = "The tenant (the caller's own)."),
+        ("collection" = String, Path, description = "The collection's name."),
+        ("after" = Option<String>, Query, description = "The cursor: the `next` of the previous page."),
+        ("limit" = Option<u32>, Query, format = Int64, minimum = 0, maximum = 4_294_967_295_u64, description = "Page size, 1 to 200 (default 50; larger ones are capped)."),
+        ("sort" = Option<String>, Query, description = "`created_at` or `-created_at`, or an indexed field, `-` for descending."),
+        ("filter" = Option<HashMap<String, String>>, Query, style = DeepObject, explode, description = "`filter[field]=value`: equality on an indexed field."),
+    ),
+    responses(
+        (status = 200, description = "One page of records.", body = RecordPage),
+        (status = 400, description = "An unknown query parameter or a malformed limit (`invalid_query`)."),
+        (status = 422, description = "A malformed cursor, or a sort or filter on a field that is not indexed (`validation_failed`)."),
+        (status = 404, description = "No such collection."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn list_records(
     TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
@@ -268,8 +359,40 @@ async fn list_records(
     Ok(axum::Json(page).into_response())
 }
 
+/// Creates a record owned by the caller.
+///
 /// **Permissions:** `Record(Create)` on the collection; the caller owns the new record.
 /// `Idempotency-Key`: a retry returns the first result (200, `Idempotent-Replayed: true`).
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/records/{collection}", tag = "records",
+    params(
+        ("tenant" = TenantId, Path, description = "The tenant (the caller's own)."),
+        ("collection" = String, Path, description = "The collection's name."),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, description = "1 to 255 visible ASCII characters: a retry with the same key and body answers the first result."),
+    ),
+    request_body(content = HashMap<String, serde_json::Value>, description = "The record's data: one member per declared field."),
+    responses(
+        (status = 201, description = "The record.", body = RecordView,
+            headers(
+                ("ETag" = String, description = "The record's version, a strong ETag."),
+                ("Location" = String, description = "The record's URL."),
+            ),
+            links(
+                ("ShowRecord" = (operation_id = "show_record", parameters(("tenant" = "$request.path.tenant"), ("collection" = "$request.path.collection"), ("record" = "$response.body#/id")))),
+                ("ReplaceRecord" = (operation_id = "replace_record", parameters(("tenant" = "$request.path.tenant"), ("collection" = "$request.path.collection"), ("record" = "$response.body#/id")))),
+                ("PatchRecord" = (operation_id = "patch_record", parameters(("tenant" = "$request.path.tenant"), ("collection" = "$request.path.collection"), ("record" = "$response.body#/id")))),
+                ("DeleteRecord" = (operation_id = "delete_record", parameters(("tenant" = "$request.path.tenant"), ("collection" = "$request.path.collection"), ("record" = "$response.body#/id")))),
+            )),
+        (status = 200, description = "A replay of an earlier creation with the same `Idempotency-Key`.", body = RecordView,
+            headers(
+                ("ETag" = String, description = "The record's version, a strong ETag."),
+                ("Location" = String, description = "The record's URL."),
+                ("Idempotent-Replayed" = String, description = "`true`."),
+            )),
+        (status = 400, description = "An `Idempotency-Key` that is not visible ASCII."),
+        (status = 404, description = "No such collection."),
+        (status = 422, description = "The body breaks the collection's schema (`validation_failed`), or the `Idempotency-Key` was used with another body (`idempotency_key_reused`)."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn create_record(
     TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
@@ -348,7 +471,20 @@ fn authorize_record(
     )
 }
 
+/// Shows a record.
+///
 /// **Permissions:** `Record(Read)` on the record.
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/records/{collection}/{record}", tag = "records",
+    params(
+        ("tenant" = TenantId, Path, description = "The tenant (the caller's own)."),
+        ("collection" = String, Path, description = "The collection's name."),
+        ("record" = RecordId, Path, description = "The record."),
+    ),
+    responses(
+        (status = 200, description = "The record.", body = RecordView, headers(("ETag" = String, description = "The record's version, a strong ETag."))),
+        (status = 404, description = "No such collection or record."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn show_record(
     TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
@@ -379,7 +515,24 @@ async fn update(
     Ok(record_response(StatusCode::OK, record))
 }
 
+/// Replaces a record's data.
+///
 /// **Permissions:** `Record(Update)` on the record. `If-Match` with the ETag: 412 when stale.
+#[utoipa::path(put, path = "/api/v1/tenants/{tenant}/records/{collection}/{record}", tag = "records",
+    params(
+        ("tenant" = TenantId, Path, description = "The tenant (the caller's own)."),
+        ("collection" = String, Path, description = "The collection's name."),
+        ("record" = RecordId, Path, description = "The record."),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "`*` or the record's ETag; 412 when it is not the current version."),
+    ),
+    request_body(content = HashMap<String, serde_json::Value>, description = "The record's data: one member per declared field."),
+    responses(
+        (status = 200, description = "The record.", body = RecordView, headers(("ETag" = String, description = "The record's version, a strong ETag."))),
+        (status = 404, description = "No such collection or record."),
+        (status = 412, description = "`If-Match` names another version (`version_mismatch`)."),
+        (status = 422, description = "The body breaks the collection's schema (`validation_failed`, each failing field in `errors`)."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn replace_record(
     TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
@@ -390,7 +543,24 @@ async fn replace_record(
     update(&auth, &state, p, &headers, &body, false).await
 }
 
+/// Changes a record with a JSON merge patch (RFC 7396).
+///
 /// **Permissions:** `Record(Update)` on the record. A JSON merge patch; `If-Match` as for PUT.
+#[utoipa::path(patch, path = "/api/v1/tenants/{tenant}/records/{collection}/{record}", tag = "records",
+    params(
+        ("tenant" = TenantId, Path, description = "The tenant (the caller's own)."),
+        ("collection" = String, Path, description = "The collection's name."),
+        ("record" = RecordId, Path, description = "The record."),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "`*` or the record's ETag; 412 when it is not the current version."),
+    ),
+    request_body(content((HashMap<String, serde_json::Value> = "application/merge-patch+json"), (HashMap<String, serde_json::Value> = "application/json")), description = "A JSON merge patch of the record's data: `null` removes a field."),
+    responses(
+        (status = 200, description = "The record.", body = RecordView, headers(("ETag" = String, description = "The record's version, a strong ETag."))),
+        (status = 404, description = "No such collection or record."),
+        (status = 412, description = "`If-Match` names another version (`version_mismatch`)."),
+        (status = 422, description = "The body breaks the collection's schema (`validation_failed`, each failing field in `errors`)."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn patch_record(
     TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
@@ -401,7 +571,22 @@ async fn patch_record(
     update(&auth, &state, p, &headers, &body, true).await
 }
 
+/// Deletes a record.
+///
 /// **Permissions:** `Record(Delete)` on the record. `If-Match` as for PUT.
+#[utoipa::path(delete, path = "/api/v1/tenants/{tenant}/records/{collection}/{record}", tag = "records",
+    params(
+        ("tenant" = TenantId, Path, description = "The tenant (the caller's own)."),
+        ("collection" = String, Path, description = "The collection's name."),
+        ("record" = RecordId, Path, description = "The record."),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "`*` or the record's ETag; 412 when it is not the current version."),
+    ),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "No such collection or record."),
+        (status = 412, description = "`If-Match` names another version (`version_mismatch`)."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn delete_record(
     TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,

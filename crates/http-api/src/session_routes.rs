@@ -10,10 +10,14 @@ use axum::http::{HeaderValue, StatusCode, header, request::Parts};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use crypto::Zeroizing;
-use identity::{LoginOutcome, NewSession};
+use identity::{Enrollment, LoginOutcome, NewSession, UserView};
 use types::{SessionId, TenantId, TokenId};
 
 use crate::auth::{Authenticated, SESSION_COOKIE, client_ip, session_id};
+use crate::bodies::{
+    ChallengeStatus, CsrfToken, LoginReply, Me, MfaChallenge, RecoveryCodes, SessionCreated,
+    SessionItem, SessionList, SessionStatus, TokenCreated, TokenList,
+};
 use crate::json::Json;
 use crate::{ApiError, AppState};
 
@@ -64,7 +68,7 @@ impl axum::extract::FromRequestParts<Arc<AppState>> for AuthBudget {
     }
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LoginBody {
     tenant: Option<TenantId>,
@@ -72,17 +76,17 @@ struct LoginBody {
     password: String,
 }
 
-fn session_response(state: &AppState, status: &str, new: NewSession) -> Response {
+fn session_response(state: &AppState, status: SessionStatus, new: NewSession) -> Response {
     let max_age = state.identity.config().session_absolute_ms / 1000;
     let cookie = format!(
         "{SESSION_COOKIE}={}; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age={max_age}",
         new.secret.expose()
     );
-    let body = serde_json::json!({
-        "status": status,
-        "session": new.session,
-        "token": new.secret.expose(),
-        "csrf_token": new.csrf,
+    let body = LoginReply::Session(SessionCreated {
+        status,
+        session: new.session,
+        token: new.secret.expose(),
+        csrf_token: &new.csrf,
     });
     let mut response = axum::Json(body).into_response();
     if let Ok(value) = HeaderValue::from_str(&cookie) {
@@ -91,7 +95,17 @@ fn session_response(state: &AppState, status: &str, new: NewSession) -> Response
     response
 }
 
+/// Logs in with an email and a password.
+///
 /// **Permissions:** none (rate-limited per IP; answers are identical for unknown accounts).
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "authentication",
+    request_body = LoginBody,
+    responses(
+        (status = 200, description = "A session (`status` `ok`, or `mfa_enrollment_required` for a restricted one), or a second-factor challenge (`mfa_required`).", body = LoginReply, headers(("Set-Cookie" = String, description = "The session cookie `__Host-strongroom-session` (Secure, HttpOnly, SameSite=Strict)."))),
+        (status = 401, description = "Wrong email or password (`invalid_credentials`), the same for unknown accounts."),
+        (status = 429, description = "Too many attempts from this address, or on this account (`throttled`).", headers(("Retry-After" = u64, description = "Seconds to wait."))),
+        (status = 503, description = "Too many logins in progress (`busy`).", headers(("Retry-After" = u64, description = "Seconds to wait."))),
+    ))]
 async fn login(
     _budget: AuthBudget,
     State(state): State<Arc<AppState>>,
@@ -103,23 +117,25 @@ async fn login(
         .login(body.tenant, &body.email, password)
         .await?
     {
-        LoginOutcome::Session(s) => Ok(session_response(&state, "ok", s)),
-        LoginOutcome::EnrollmentRequired(s) => {
-            Ok(session_response(&state, "mfa_enrollment_required", s))
-        }
+        LoginOutcome::Session(s) => Ok(session_response(&state, SessionStatus::Ok, s)),
+        LoginOutcome::EnrollmentRequired(s) => Ok(session_response(
+            &state,
+            SessionStatus::MfaEnrollmentRequired,
+            s,
+        )),
         LoginOutcome::MfaRequired {
             challenge,
             expires_at,
-        } => Ok(axum::Json(serde_json::json!({
-            "status": "mfa_required",
-            "challenge": challenge.expose(),
-            "expires_at": expires_at,
+        } => Ok(axum::Json(LoginReply::Challenge(MfaChallenge {
+            status: ChallengeStatus::MfaRequired,
+            challenge: challenge.expose(),
+            expires_at,
         }))
         .into_response()),
     }
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct MfaBody {
     challenge: String,
@@ -127,7 +143,17 @@ struct MfaBody {
     recovery_code: Option<String>,
 }
 
+/// Finishes a login with a TOTP code or a recovery code.
+///
 /// **Permissions:** none (holder of a login challenge; rate-limited per IP).
+#[utoipa::path(post, path = "/api/v1/auth/mfa", tag = "authentication",
+    request_body = MfaBody,
+    responses(
+        (status = 200, description = "The session.", body = SessionCreated, headers(("Set-Cookie" = String, description = "The session cookie `__Host-strongroom-session` (Secure, HttpOnly, SameSite=Strict)."))),
+        (status = 401, description = "A wrong code (`mfa_invalid`) or an unknown or expired challenge (`challenge_expired`)."),
+        (status = 422, description = "Not exactly one of `code` and `recovery_code`."),
+        (status = 429, description = "Too many attempts from this address or on this account.", headers(("Retry-After" = u64, description = "Seconds to wait."))),
+    ))]
 async fn complete_mfa(
     _budget: AuthBudget,
     State(state): State<Arc<AppState>>,
@@ -141,10 +167,17 @@ async fn complete_mfa(
             body.recovery_code.as_deref(),
         )
         .await?;
-    Ok(session_response(&state, "ok", session))
+    Ok(session_response(&state, SessionStatus::Ok, session))
 }
 
+/// Ends the session of this request and clears its cookie.
+///
 /// **Permissions:** an authenticated session (its own).
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "authentication",
+    responses(
+        (status = 204, description = "Logged out.", headers(("Set-Cookie" = String, description = "Clears the session cookie."))),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn logout(
     auth: Authenticated,
     State(state): State<Arc<AppState>>,
@@ -158,7 +191,14 @@ async fn logout(
     Ok(response)
 }
 
+/// The CSRF token of a cookie session.
+///
 /// **Permissions:** a browser session (the cookie): returns its CSRF token.
+#[utoipa::path(get, path = "/api/v1/auth/csrf", tag = "authentication",
+    responses(
+        (status = 200, description = "The token to echo in `X-CSRF-Token`.", body = CsrfToken),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn get_csrf(
     _auth: Authenticated,
     State(state): State<Arc<AppState>>,
@@ -166,20 +206,30 @@ async fn get_csrf(
 ) -> Result<Response, ApiError> {
     let secret = crate::auth::session_cookie(&headers)
         .ok_or_else(|| ApiError::forbidden("only cookie sessions use CSRF tokens"))?;
-    Ok(
-        axum::Json(serde_json::json!({ "csrf_token": state.identity.csrf_token(secret)? }))
-            .into_response(),
-    )
+    let csrf_token = state.identity.csrf_token(secret)?;
+    Ok(axum::Json(CsrfToken { csrf_token }).into_response())
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AcceptBody {
     token: String,
     password: String,
 }
 
+/// Accepts an invitation: creates the account with a password.
+///
 /// **Permissions:** none (holder of an invitation secret; rate-limited per IP).
+#[utoipa::path(post, path = "/api/v1/invitations/accept", tag = "authentication",
+    request_body = AcceptBody,
+    responses(
+        (status = 201, description = "The new account.", body = UserView),
+        (status = 404, description = "An unknown, used or expired invitation."),
+        (status = 409, description = "The email already has an account."),
+        (status = 422, description = "The password breaks the policy (`password_rejected`, each failing rule in `errors`)."),
+        (status = 429, description = "Too many attempts from this address.", headers(("Retry-After" = u64, description = "Seconds to wait."))),
+        (status = 503, description = "Too many password hashes in progress (`busy`).", headers(("Retry-After" = u64, description = "Seconds to wait."))),
+    ))]
 async fn accept_invitation(
     _budget: AuthBudget,
     State(state): State<Arc<AppState>>,
@@ -192,7 +242,19 @@ async fn accept_invitation(
     Ok((StatusCode::CREATED, axum::Json(user)).into_response())
 }
 
+/// Sets a new password with a reset secret; ends the user's sessions and lifts a lock.
+///
 /// **Permissions:** none (holder of a password-reset secret; rate-limited per IP).
+#[utoipa::path(post, path = "/api/v1/password-reset", tag = "authentication",
+    request_body = AcceptBody,
+    responses(
+        (status = 200, description = "The account.", body = UserView),
+        (status = 404, description = "An unknown, used or expired reset."),
+        (status = 409, description = "The account can no longer be reset."),
+        (status = 422, description = "The password breaks the policy (`password_rejected`, each failing rule in `errors`)."),
+        (status = 429, description = "Too many attempts from this address.", headers(("Retry-After" = u64, description = "Seconds to wait."))),
+        (status = 503, description = "Too many password hashes in progress (`busy`).", headers(("Retry-After" = u64, description = "Seconds to wait."))),
+    ))]
 async fn finish_password_reset(
     _budget: AuthBudget,
     State(state): State<Arc<AppState>>,
@@ -205,37 +267,72 @@ async fn finish_password_reset(
     Ok(axum::Json(user).into_response())
 }
 
+/// The caller's own account.
+///
 /// **Permissions:** any authenticated caller with an account.
+#[utoipa::path(get, path = "/api/v1/me", tag = "account",
+    responses(
+        (status = 200, description = "The account, and whether the session is restricted.", body = Me),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn get_me(
     auth: Authenticated,
     State(state): State<Arc<AppState>>,
 ) -> Result<Response, ApiError> {
     let user = auth.caller.account()?;
     let view = state.identity.user_view_of(user.tenant, user.id)?;
-    Ok(axum::Json(serde_json::json!({ "user": view, "restricted": matches!(auth.caller.credential, identity::Credential::Session { restricted: true, .. }) })).into_response())
+    let restricted = matches!(
+        auth.caller.credential,
+        identity::Credential::Session {
+            restricted: true,
+            ..
+        }
+    );
+    Ok(axum::Json(Me {
+        user: view,
+        restricted,
+    })
+    .into_response())
 }
 
+/// The caller's live sessions.
+///
 /// **Permissions:** own account.
+#[utoipa::path(get, path = "/api/v1/me/sessions", tag = "account",
+    responses(
+        (status = 200, description = "The sessions; `current` marks this one.", body = SessionList),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn list_sessions(
     auth: Authenticated,
     State(state): State<Arc<AppState>>,
 ) -> Result<Response, ApiError> {
     auth.require(Action::ManageOwnAccount, &Resource::OwnAccount)?;
     let current = session_id(&auth.caller);
-    let sessions: Vec<serde_json::Value> = state
+    let items = state
         .identity
         .list_sessions(&auth.caller)?
         .into_iter()
-        .map(|s| {
-            let mut v = serde_json::json!(s);
-            v["current"] = serde_json::json!(Some(s.id) == current);
-            v
+        .map(|session| SessionItem {
+            current: Some(session.id) == current,
+            session,
         })
         .collect();
-    Ok(axum::Json(serde_json::json!({ "items": sessions })).into_response())
+    Ok(axum::Json(SessionList { items }).into_response())
 }
 
+/// Ends one of the caller's sessions.
+///
 /// **Permissions:** own account.
+#[utoipa::path(delete, path = "/api/v1/me/sessions/{id}", tag = "account",
+    params(
+        ("id" = SessionId, Path, description = "The session."),
+    ),
+    responses(
+        (status = 204, description = "Ended."),
+        (status = 404, description = "No such session of the caller."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn revoke_session(
     auth: Authenticated,
     State(state): State<Arc<AppState>>,
@@ -247,14 +344,25 @@ async fn revoke_session(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PasswordBody {
     current_password: String,
     new_password: String,
 }
 
+/// Changes the caller's password; ends their other sessions.
+///
 /// **Permissions:** own account (re-authenticates with the current password).
+#[utoipa::path(post, path = "/api/v1/me/password", tag = "account",
+    request_body = PasswordBody,
+    responses(
+        (status = 204, description = "Changed."),
+        (status = 403, description = "The current password is wrong (`reauthentication_failed`), or the credential may not do this."),
+        (status = 409, description = "The account has no password."),
+        (status = 422, description = "The new password breaks the policy (`password_rejected`, each failing rule in `errors`)."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn change_password(
     auth: Authenticated,
     State(state): State<Arc<AppState>>,
@@ -272,14 +380,24 @@ async fn change_password(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ReauthBody {
     password: String,
     code: Option<String>,
 }
 
+/// Starts a TOTP enrolment (password required).
+///
 /// **Permissions:** own account, restricted sessions included (re-authenticates).
+#[utoipa::path(post, path = "/api/v1/me/mfa/totp", tag = "account",
+    request_body = ReauthBody,
+    responses(
+        (status = 200, description = "The secret, the `otpauth://` URI and its QR code (shown once).", body = Enrollment),
+        (status = 403, description = "The password is wrong (`reauthentication_failed`), or the credential may not do this."),
+        (status = 409, description = "A second factor is already enrolled."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn begin_totp(
     auth: Authenticated,
     State(state): State<Arc<AppState>>,
@@ -293,18 +411,28 @@ async fn begin_totp(
     Ok(axum::Json(enrollment).into_response())
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CodeBody {
     code: String,
 }
 
 fn codes_response(codes: Vec<crypto::Secret<String>>) -> Response {
-    let codes: Vec<&str> = codes.iter().map(|c| c.expose().as_str()).collect();
-    axum::Json(serde_json::json!({ "recovery_codes": codes })).into_response()
+    let recovery_codes = codes.iter().map(|c| c.expose().as_str()).collect();
+    axum::Json(RecoveryCodes { recovery_codes }).into_response()
 }
 
+/// Confirms a TOTP enrolment with a code; returns recovery codes.
+///
 /// **Permissions:** own account, restricted sessions included.
+#[utoipa::path(post, path = "/api/v1/me/mfa/totp/confirm", tag = "account",
+    request_body = CodeBody,
+    responses(
+        (status = 200, description = "The recovery codes (shown once).", body = RecoveryCodes),
+        (status = 401, description = "A wrong code (`mfa_invalid`)."),
+        (status = 409, description = "No pending enrolment."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn confirm_totp(
     auth: Authenticated,
     State(state): State<Arc<AppState>>,
@@ -319,7 +447,16 @@ async fn confirm_totp(
     ))
 }
 
+/// Removes the second factor (password and a current code required).
+///
 /// **Permissions:** own account (password and a current code).
+#[utoipa::path(post, path = "/api/v1/me/mfa/totp/remove", tag = "account",
+    request_body = ReauthBody,
+    responses(
+        (status = 204, description = "Removed."),
+        (status = 403, description = "Wrong password or code (`reauthentication_failed`), or the second factor is mandatory."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn remove_totp(
     auth: Authenticated,
     State(state): State<Arc<AppState>>,
@@ -334,7 +471,16 @@ async fn remove_totp(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// Replaces the recovery codes (password and a current code required).
+///
 /// **Permissions:** own account (password and a current code).
+#[utoipa::path(post, path = "/api/v1/me/mfa/recovery-codes", tag = "account",
+    request_body = ReauthBody,
+    responses(
+        (status = 200, description = "The new recovery codes (shown once).", body = RecoveryCodes),
+        (status = 403, description = "Wrong password or code (`reauthentication_failed`)."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn regenerate_recovery_codes(
     auth: Authenticated,
     State(state): State<Arc<AppState>>,
@@ -350,31 +496,60 @@ async fn regenerate_recovery_codes(
     ))
 }
 
+/// The caller's own API tokens.
+///
 /// **Permissions:** own account.
+#[utoipa::path(get, path = "/api/v1/me/tokens", tag = "account",
+    operation_id = "list_my_tokens",
+    responses(
+        (status = 200, description = "The tokens (never their secrets).", body = TokenList),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn list_tokens(
     auth: Authenticated,
     State(state): State<Arc<AppState>>,
 ) -> Result<Response, ApiError> {
     auth.require(Action::ManageOwnAccount, &Resource::OwnAccount)?;
     let user = auth.caller.account()?;
-    let tokens = state.identity.list_tokens_of(user.tenant, user.id)?;
-    Ok(axum::Json(serde_json::json!({ "items": tokens })).into_response())
+    let items = state.identity.list_tokens_of(user.tenant, user.id)?;
+    Ok(axum::Json(TokenList { items }).into_response())
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TokenBody {
+    /// 1 to 100 grants, each within the owner's role.
+    #[schema(min_items = 1, max_items = 100)]
     pub scopes: Vec<TokenScope>,
+    /// 1 to 365.
+    #[schema(minimum = 1, maximum = 365)]
     pub expires_in_days: u32,
+    /// At most 100 characters, no control characters.
+    #[schema(max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub label: Option<String>,
 }
 
 pub(crate) fn new_token_response(t: identity::NewToken) -> Response {
-    let body = serde_json::json!({ "token": t.token, "secret": t.secret.expose() });
+    let body = TokenCreated {
+        token: t.token,
+        secret: t.secret.expose(),
+    };
     (StatusCode::CREATED, axum::Json(body)).into_response()
 }
 
+/// Issues an API token to the caller.
+///
 /// **Permissions:** own account (a token never exceeds the owner's role).
+#[utoipa::path(post, path = "/api/v1/me/tokens", tag = "account",
+    operation_id = "create_my_token",
+    request_body = TokenBody,
+    responses(
+        (status = 201, description = "The token and its secret (shown once).", body = TokenCreated,
+            links(
+                ("RevokeMyToken" = (operation_id = "revoke_my_token", parameters(("id" = "$response.body#/token/id")))),
+            )),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn create_token(
     auth: Authenticated,
     State(state): State<Arc<AppState>>,
@@ -394,7 +569,19 @@ async fn create_token(
     Ok(new_token_response(t))
 }
 
+/// Revokes one of the caller's API tokens.
+///
 /// **Permissions:** own account (own tokens only).
+#[utoipa::path(delete, path = "/api/v1/me/tokens/{id}", tag = "account",
+    operation_id = "revoke_my_token",
+    params(
+        ("id" = TokenId, Path, description = "The token."),
+    ),
+    responses(
+        (status = 204, description = "Revoked."),
+        (status = 404, description = "No such token of the caller."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn revoke_token(
     auth: Authenticated,
     State(state): State<Arc<AppState>>,

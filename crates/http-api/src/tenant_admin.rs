@@ -12,12 +12,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use engine::model::UserStatus;
-use identity::SettingsView;
+use identity::{AccessReview, RoleView, SettingsView, UserView};
 use types::{RoleId, TenantId, TokenId, UserId};
 
 use crate::auth::{Authenticated, TenantMember};
+use crate::bodies::{InvitationCreated, ResetStarted, RoleList, TokenCreated, TokenList, UserPage};
 use crate::json::Json;
 use crate::session_routes::{TokenBody, new_token_response};
+use crate::tenants::invitation_response;
 use crate::{ApiError, AppState};
 
 pub(crate) fn router() -> Router<Arc<AppState>> {
@@ -80,7 +82,20 @@ struct Page {
     limit: Option<u32>,
 }
 
+/// Lists the tenant's users by id.
+///
 /// **Permissions:** tenant owner or admin (`ReadUsers`).
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/users", tag = "tenant administration",
+    params(
+        ("tenant" = TenantId, Path, description = "The tenant (the caller's own)."),
+        ("after" = Option<UserId>, Query, description = "The cursor: the `next` of the previous page."),
+        ("limit" = Option<u32>, Query, format = Int64, minimum = 0, maximum = 4_294_967_295_u64, description = "Page size, 1 to 500 (default 100; others are capped)."),
+    ),
+    responses(
+        (status = 200, description = "One page of users.", body = UserPage),
+        (status = 400, description = "A malformed cursor or limit, or an unknown query parameter."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn list_users(
     TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
@@ -103,14 +118,26 @@ async fn list_users(
     let more = items.len() > limit as usize;
     let items: Vec<_> = items.into_iter().take(limit as usize).collect();
     let next = if more {
-        items.last().map(|u| u.id.to_string())
+        items.last().map(|u| u.id)
     } else {
         None
     };
-    Ok(axum::Json(serde_json::json!({ "items": items, "next": next })).into_response())
+    Ok(axum::Json(UserPage { items, next }).into_response())
 }
 
+/// Shows a user.
+///
 /// **Permissions:** tenant owner or admin (`ReadUsers`).
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/users/{user}", tag = "tenant administration",
+    params(
+        ("tenant" = TenantId, Path, description = "The tenant (the caller's own)."),
+        ("user" = UserId, Path, description = "The user."),
+    ),
+    responses(
+        (status = 200, description = "The user.", body = UserView),
+        (status = 404, description = "No such user in this tenant."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn show_user(
     TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
@@ -133,7 +160,20 @@ async fn change_status(
     Ok(axum::Json(state.identity.set_status(Some(t), u, status).await?).into_response())
 }
 
+/// Disables a user and ends their sessions.
+///
 /// **Permissions:** `ManageUsers` (`ManageOwners` for an owner). Ends the user's sessions.
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/users/{user}/disable", tag = "tenant administration",
+    params(
+        ("tenant" = TenantId, Path, description = "The tenant (the caller's own)."),
+        ("user" = UserId, Path, description = "The user."),
+    ),
+    responses(
+        (status = 200, description = "The user, disabled.", body = UserView),
+        (status = 404, description = "No such user in this tenant."),
+        (status = 409, description = "The change would leave the tenant without an active owner."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn disable_user(
     TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
@@ -142,7 +182,20 @@ async fn disable_user(
     change_status(&auth, &state, &t, &u, UserStatus::Disabled).await
 }
 
+/// Enables a disabled user.
+///
 /// **Permissions:** `ManageUsers` (`ManageOwners` for an owner).
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/users/{user}/enable", tag = "tenant administration",
+    params(
+        ("tenant" = TenantId, Path, description = "The tenant (the caller's own)."),
+        ("user" = UserId, Path, description = "The user."),
+    ),
+    responses(
+        (status = 200, description = "The user, active.", body = UserView),
+        (status = 404, description = "No such user in this tenant."),
+        (status = 409, description = "The change is not possible in the user's state."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn enable_user(
     TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
@@ -151,7 +204,19 @@ async fn enable_user(
     change_status(&auth, &state, &t, &u, UserStatus::Active).await
 }
 
+/// Lifts a lockout.
+///
 /// **Permissions:** `ManageUsers` (`ManageOwners` for an owner).
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/users/{user}/unlock", tag = "tenant administration",
+    params(
+        ("tenant" = TenantId, Path, description = "The tenant (the caller's own)."),
+        ("user" = UserId, Path, description = "The user."),
+    ),
+    responses(
+        (status = 200, description = "The user, unlocked.", body = UserView),
+        (status = 404, description = "No such user in this tenant."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn unlock_user(
     TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
@@ -163,7 +228,20 @@ async fn unlock_user(
     Ok(axum::Json(state.identity.unlock(Some(t), u).await?).into_response())
 }
 
+/// Deletes a user, their sessions and their tokens.
+///
 /// **Permissions:** `ManageUsers` (`ManageOwners` for an owner).
+#[utoipa::path(delete, path = "/api/v1/tenants/{tenant}/users/{user}", tag = "tenant administration",
+    params(
+        ("tenant" = TenantId, Path, description = "The tenant (the caller's own)."),
+        ("user" = UserId, Path, description = "The user."),
+    ),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "No such user in this tenant."),
+        (status = 409, description = "The change would leave the tenant without an active owner."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn delete_user(
     TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
@@ -176,8 +254,21 @@ async fn delete_user(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// Starts a password reset for a user.
+///
 /// **Permissions:** `ManageUsers` (`ManageOwners` for an owner). Returns a single-use secret to
 /// hand to the person; using it sets a new password, ends their sessions and lifts a lock.
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/users/{user}/password-reset", tag = "tenant administration",
+    params(
+        ("tenant" = TenantId, Path, description = "The tenant (the caller's own)."),
+        ("user" = UserId, Path, description = "The user."),
+    ),
+    responses(
+        (status = 201, description = "The reset secret (shown once) and its expiry.", body = ResetStarted),
+        (status = 404, description = "No such user in this tenant."),
+        (status = 422, description = "Service accounts have no password."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn start_password_reset(
     TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
@@ -190,17 +281,36 @@ async fn start_password_reset(
         .identity
         .start_password_reset(&auth.caller, Some(t), u)
         .await?;
-    let body = serde_json::json!({ "token": secret.expose(), "expires_at": expires_at });
+    let body = ResetStarted {
+        token: secret.expose(),
+        expires_at,
+    };
     Ok((StatusCode::CREATED, axum::Json(body)).into_response())
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RoleBody {
+    /// A built-in role or a custom role's id.
+    #[schema(pattern = "^(owner|admin|editor|viewer|ro_[0-9a-f]{32})$")]
     role: String,
 }
 
+/// Changes a user's role.
+///
 /// **Permissions:** `ManageUsers`; `ManageOwners` to change an owner or make one.
+#[utoipa::path(put, path = "/api/v1/tenants/{tenant}/users/{user}/role", tag = "tenant administration",
+    params(
+        ("tenant" = TenantId, Path, description = "The tenant (the caller's own)."),
+        ("user" = UserId, Path, description = "The user."),
+    ),
+    request_body = RoleBody,
+    responses(
+        (status = 200, description = "The user with the new role.", body = UserView),
+        (status = 404, description = "No such user in this tenant."),
+        (status = 409, description = "The change would leave the tenant without an active owner."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn set_role(
     TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
@@ -216,7 +326,19 @@ async fn set_role(
     Ok(axum::Json(state.identity.set_role(t, u, &body.role).await?).into_response())
 }
 
+/// Lists a user's API tokens.
+///
 /// **Permissions:** `ManageTokens`.
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/users/{user}/tokens", tag = "tenant administration",
+    params(
+        ("tenant" = TenantId, Path, description = "The tenant (the caller's own)."),
+        ("user" = UserId, Path, description = "The user."),
+    ),
+    responses(
+        (status = 200, description = "The user's tokens (never their secrets).", body = TokenList),
+        (status = 404, description = "No such user in this tenant."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn list_user_tokens(
     TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
@@ -225,20 +347,33 @@ async fn list_user_tokens(
     let t = tenant(&auth, &t, Action::ManageTokens)?;
     let u: UserId = id(&u)?;
     state.identity.user(Some(t), u)?;
-    Ok(
-        axum::Json(serde_json::json!({ "items": state.identity.list_tokens_of(Some(t), u)? }))
-            .into_response(),
-    )
+    let items = state.identity.list_tokens_of(Some(t), u)?;
+    Ok(axum::Json(TokenList { items }).into_response())
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct InviteBody {
+    #[schema(schema_with = crate::bodies::email)]
     email: String,
+    /// A built-in role or a custom role's id.
+    #[schema(pattern = "^(owner|admin|editor|viewer|ro_[0-9a-f]{32})$")]
     role: String,
 }
 
+/// Invites a person into the tenant.
+///
 /// **Permissions:** `ManageUsers`; `ManageOwners` to invite an owner.
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/invitations", tag = "tenant administration",
+    params(
+        ("tenant" = TenantId, Path, description = "The tenant (the caller's own)."),
+    ),
+    request_body = InviteBody,
+    responses(
+        (status = 201, description = "The invitation and its secret (shown once).", body = InvitationCreated),
+        (status = 409, description = "The email already has an account or a pending invitation."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn invite(
     TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
@@ -253,18 +388,36 @@ async fn invite(
         .identity
         .invite(&auth.caller, Some(t), &body.email, &body.role)
         .await?;
-    let body = serde_json::json!({ "invitation": invitation, "token": secret.expose() });
-    Ok((StatusCode::CREATED, axum::Json(body)).into_response())
+    Ok(invitation_response(invitation, secret))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ServiceBody {
+    #[schema(schema_with = crate::bodies::name_100)]
     name: String,
+    /// A built-in role other than `owner`, or a custom role's id.
+    #[schema(pattern = "^(admin|editor|viewer|ro_[0-9a-f]{32})$")]
     role: String,
 }
 
+/// Creates a service account.
+///
 /// **Permissions:** `ManageUsers`.
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/service-accounts", tag = "tenant administration",
+    params(
+        ("tenant" = TenantId, Path, description = "The tenant (the caller's own)."),
+    ),
+    request_body = ServiceBody,
+    responses(
+        (status = 201, description = "The service account.", body = UserView,
+            links(
+                ("ShowUser" = (operation_id = "show_user", parameters(("tenant" = "$request.path.tenant"), ("user" = "$response.body#/id")))),
+                ("CreateServiceToken" = (operation_id = "create_service_token", parameters(("tenant" = "$request.path.tenant"), ("user" = "$response.body#/id")))),
+            )),
+        (status = 409, description = "The name is taken."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn create_service_account(
     TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
@@ -279,7 +432,23 @@ async fn create_service_account(
     Ok((StatusCode::CREATED, axum::Json(user)).into_response())
 }
 
+/// Issues an API token to a service account.
+///
 /// **Permissions:** `ManageTokens` (the token never exceeds the service account's role).
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/service-accounts/{user}/tokens", tag = "tenant administration",
+    params(
+        ("tenant" = TenantId, Path, description = "The tenant (the caller's own)."),
+        ("user" = UserId, Path, description = "The service account."),
+    ),
+    request_body = TokenBody,
+    responses(
+        (status = 201, description = "The token and its secret (shown once).", body = TokenCreated,
+            links(
+                ("RevokeToken" = (operation_id = "revoke_token", parameters(("tenant" = "$request.path.tenant"), ("token" = "$response.body#/token/id")))),
+            )),
+        (status = 404, description = "No such service account in this tenant."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn create_service_token(
     TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
@@ -301,7 +470,19 @@ async fn create_service_token(
     Ok(new_token_response(token))
 }
 
+/// Revokes any API token of the tenant.
+///
 /// **Permissions:** `ManageTokens`.
+#[utoipa::path(delete, path = "/api/v1/tenants/{tenant}/tokens/{token}", tag = "tenant administration",
+    params(
+        ("tenant" = TenantId, Path, description = "The tenant (the caller's own)."),
+        ("token" = TokenId, Path, description = "The token."),
+    ),
+    responses(
+        (status = 204, description = "Revoked."),
+        (status = 404, description = "No such token in this tenant."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn revoke_token(
     TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
@@ -313,24 +494,70 @@ async fn revoke_token(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RoleDefBody {
+    #[schema(schema_with = crate::bodies::name_100)]
     name: String,
+    /// Rights per collection name (or `*`, every collection), at most 200.
+    #[schema(schema_with = rights_by_collection)]
     collections: BTreeMap<String, CollectionRights>,
 }
 
+/// `collections` of a role in OpenAPI: names as the keys, at most 200 of them.
+fn rights_by_collection() -> utoipa::openapi::Object {
+    use utoipa::openapi::{ObjectBuilder, Ref, schema::Type};
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property_names(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some(r"^(\*|[A-Za-z0-9_-]{1,64})$")),
+        ))
+        .additional_properties(Some(Ref::from_schema_name("CollectionRights")))
+        .max_properties(Some(200))
+        .build()
+}
+
+/// Lists the tenant's custom roles.
+///
 /// **Permissions:** `ManageRoles`.
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/roles", tag = "tenant administration",
+    params(
+        ("tenant" = TenantId, Path, description = "The tenant (the caller's own)."),
+    ),
+    responses(
+        (status = 200, description = "The custom roles.", body = RoleList),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn list_roles(
     TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
     Path(t): Path<String>,
 ) -> Result<Response, ApiError> {
     let t = tenant(&auth, &t, Action::ManageRoles)?;
-    Ok(axum::Json(serde_json::json!({ "items": state.identity.list_roles(t)? })).into_response())
+    let items = state.identity.list_roles(t)?;
+    Ok(axum::Json(RoleList { items }).into_response())
 }
 
+/// Creates a custom role.
+///
 /// **Permissions:** `ManageRoles`.
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/roles", tag = "tenant administration",
+    params(
+        ("tenant" = TenantId, Path, description = "The tenant (the caller's own)."),
+    ),
+    request_body = RoleDefBody,
+    responses(
+        (status = 201, description = "The role.", body = RoleView,
+            links(
+                ("ShowRole" = (operation_id = "show_role", parameters(("tenant" = "$request.path.tenant"), ("role" = "$response.body#/id")))),
+                ("UpdateRole" = (operation_id = "update_role", parameters(("tenant" = "$request.path.tenant"), ("role" = "$response.body#/id")))),
+                ("DeleteRole" = (operation_id = "delete_role", parameters(("tenant" = "$request.path.tenant"), ("role" = "$response.body#/id")))),
+            )),
+        (status = 409, description = "The name is taken."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn create_role(
     TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
@@ -345,7 +572,19 @@ async fn create_role(
     Ok((StatusCode::CREATED, axum::Json(role)).into_response())
 }
 
+/// Shows a custom role.
+///
 /// **Permissions:** `ManageRoles`.
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/roles/{role}", tag = "tenant administration",
+    params(
+        ("tenant" = TenantId, Path, description = "The tenant (the caller's own)."),
+        ("role" = RoleId, Path, description = "The custom role."),
+    ),
+    responses(
+        (status = 200, description = "The role.", body = RoleView),
+        (status = 404, description = "No such role in this tenant."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn show_role(
     TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
@@ -356,7 +595,21 @@ async fn show_role(
     Ok(axum::Json(state.identity.get_role(t, r)?).into_response())
 }
 
+/// Replaces a custom role's name and rights.
+///
 /// **Permissions:** `ManageRoles`.
+#[utoipa::path(put, path = "/api/v1/tenants/{tenant}/roles/{role}", tag = "tenant administration",
+    params(
+        ("tenant" = TenantId, Path, description = "The tenant (the caller's own)."),
+        ("role" = RoleId, Path, description = "The custom role."),
+    ),
+    request_body = RoleDefBody,
+    responses(
+        (status = 200, description = "The role.", body = RoleView),
+        (status = 404, description = "No such role in this tenant."),
+        (status = 409, description = "The name is taken."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn update_role(
     TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
@@ -374,7 +627,20 @@ async fn update_role(
     .into_response())
 }
 
+/// Deletes a custom role no user holds.
+///
 /// **Permissions:** `ManageRoles`.
+#[utoipa::path(delete, path = "/api/v1/tenants/{tenant}/roles/{role}", tag = "tenant administration",
+    params(
+        ("tenant" = TenantId, Path, description = "The tenant (the caller's own)."),
+        ("role" = RoleId, Path, description = "The custom role."),
+    ),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 404, description = "No such role in this tenant."),
+        (status = 409, description = "Users still hold the role."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn delete_role(
     TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
@@ -386,7 +652,17 @@ async fn delete_role(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// Shows the tenant's security settings.
+///
 /// **Permissions:** `ManageSettings`.
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/settings", tag = "tenant administration",
+    params(
+        ("tenant" = TenantId, Path, description = "The tenant (the caller's own)."),
+    ),
+    responses(
+        (status = 200, description = "The settings.", body = SettingsView),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn get_settings(
     TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
@@ -396,7 +672,18 @@ async fn get_settings(
     Ok(axum::Json(state.identity.settings(t)?).into_response())
 }
 
+/// Replaces the tenant's security settings.
+///
 /// **Permissions:** `ManageSettings`.
+#[utoipa::path(put, path = "/api/v1/tenants/{tenant}/settings", tag = "tenant administration",
+    params(
+        ("tenant" = TenantId, Path, description = "The tenant (the caller's own)."),
+    ),
+    request_body = SettingsView,
+    responses(
+        (status = 200, description = "The settings.", body = SettingsView),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn put_settings(
     TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
@@ -407,7 +694,17 @@ async fn put_settings(
     Ok(axum::Json(state.identity.update_settings(t, body).await?).into_response())
 }
 
+/// The access review: roles, users, tokens and sessions, with stale ones marked.
+///
 /// **Permissions:** `ReadAccessReview`.
+#[utoipa::path(get, path = "/api/v1/tenants/{tenant}/access-review", tag = "tenant administration",
+    params(
+        ("tenant" = TenantId, Path, description = "The tenant (the caller's own)."),
+    ),
+    responses(
+        (status = 200, description = "The review.", body = AccessReview),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn access_review(
     TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,

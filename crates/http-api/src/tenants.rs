@@ -8,9 +8,11 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use engine::TenantStatus;
+use tenancy::{Page as TenantPage, Tenant};
 use types::TenantId;
 
 use crate::auth::SystemAdmin;
+use crate::bodies::InvitationCreated;
 use crate::json::Json;
 use crate::{ApiError, AppState};
 
@@ -28,21 +30,36 @@ pub(crate) fn system_router() -> Router<Arc<AppState>> {
     Router::new().route("/invitations", post(invite_system_admin))
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct EmailBody {
+    #[schema(schema_with = crate::bodies::email)]
     email: String,
 }
 
-fn invitation_response(
+pub(crate) fn invitation_response(
     invitation: identity::InvitationView,
     secret: crypto::Secret<String>,
 ) -> Response {
-    let body = serde_json::json!({ "invitation": invitation, "token": secret.expose() });
+    let body = InvitationCreated {
+        invitation,
+        token: secret.expose(),
+    };
     (StatusCode::CREATED, axum::Json(body)).into_response()
 }
 
+/// Invites a tenant's owner.
+///
 /// **Permissions:** system admin (`InviteOwner`): invites a tenant owner.
+#[utoipa::path(post, path = "/api/v1/admin/tenants/{id}/invitations", tag = "tenants",
+    params(("id" = TenantId, Path, description = "The tenant.")),
+    request_body = EmailBody,
+    responses(
+        (status = 201, description = "The invitation and its secret (shown once).", body = InvitationCreated),
+        (status = 404, description = "No such tenant."),
+        (status = 409, description = "The email already has an account or a pending invitation."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn invite_owner(
     SystemAdmin(admin): SystemAdmin,
     State(state): State<Arc<AppState>>,
@@ -59,7 +76,16 @@ async fn invite_owner(
     Ok(invitation_response(invitation, secret))
 }
 
+/// Invites another system administrator.
+///
 /// **Permissions:** system admin: invites another system administrator.
+#[utoipa::path(post, path = "/api/v1/admin/invitations", tag = "tenants",
+    request_body = EmailBody,
+    responses(
+        (status = 201, description = "The invitation and its secret (shown once).", body = InvitationCreated),
+        (status = 409, description = "The email already has an account or a pending invitation."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn invite_system_admin(
     SystemAdmin(admin): SystemAdmin,
     State(state): State<Arc<AppState>>,
@@ -72,9 +98,10 @@ async fn invite_system_admin(
     Ok(invitation_response(invitation, secret))
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateTenant {
+    #[schema(schema_with = crate::bodies::name_200)]
     name: String,
 }
 
@@ -89,7 +116,17 @@ fn parse_id(raw: &str) -> Result<TenantId, ApiError> {
     raw.parse().map_err(|_| ApiError::not_found())
 }
 
+/// Creates a tenant with its own data key.
+///
 /// **Permissions:** system admin.
+#[utoipa::path(post, path = "/api/v1/admin/tenants", tag = "tenants",
+    request_body = CreateTenant,
+    responses(
+        (status = 201, description = "The new tenant.", body = Tenant,
+            headers(("Location" = String, description = "The tenant's URL.")),
+            links(("ShowTenant" = (operation_id = "show_tenant", parameters(("id" = "$response.body#/id")))))),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn create_tenant(
     _admin: SystemAdmin,
     State(state): State<Arc<AppState>>,
@@ -105,7 +142,19 @@ async fn create_tenant(
         .into_response())
 }
 
+/// Lists tenants by id.
+///
 /// **Permissions:** system admin.
+#[utoipa::path(get, path = "/api/v1/admin/tenants", tag = "tenants",
+    params(
+        ("after" = Option<TenantId>, Query, description = "The cursor: the `next` of the previous page."),
+        ("limit" = Option<u32>, Query, format = Int64, minimum = 0, maximum = 4_294_967_295_u64, description = "Page size (at most 500; default 100)."),
+    ),
+    responses(
+        (status = 200, description = "One page of tenants.", body = TenantPage),
+        (status = 400, description = "A malformed cursor or limit."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn list_tenants(
     _admin: SystemAdmin,
     State(state): State<Arc<AppState>>,
@@ -128,7 +177,16 @@ async fn list_tenants(
     Ok(axum::Json(page).into_response())
 }
 
+/// Shows a tenant.
+///
 /// **Permissions:** system admin.
+#[utoipa::path(get, path = "/api/v1/admin/tenants/{id}", tag = "tenants",
+    params(("id" = TenantId, Path, description = "The tenant.")),
+    responses(
+        (status = 200, description = "The tenant.", body = Tenant),
+        (status = 404, description = "No such tenant."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn show_tenant(
     _admin: SystemAdmin,
     State(state): State<Arc<AppState>>,
@@ -147,7 +205,16 @@ async fn set_status(
     Ok(axum::Json(tenant).into_response())
 }
 
+/// Suspends a tenant: its members can no longer sign in or call the API.
+///
 /// **Permissions:** system admin.
+#[utoipa::path(post, path = "/api/v1/admin/tenants/{id}/suspend", tag = "tenants",
+    params(("id" = TenantId, Path, description = "The tenant.")),
+    responses(
+        (status = 200, description = "The tenant, suspended.", body = Tenant),
+        (status = 404, description = "No such tenant."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn suspend_tenant(
     _admin: SystemAdmin,
     State(state): State<Arc<AppState>>,
@@ -156,7 +223,16 @@ async fn suspend_tenant(
     set_status(&state, &id, TenantStatus::Suspended).await
 }
 
+/// Resumes a suspended tenant.
+///
 /// **Permissions:** system admin.
+#[utoipa::path(post, path = "/api/v1/admin/tenants/{id}/resume", tag = "tenants",
+    params(("id" = TenantId, Path, description = "The tenant.")),
+    responses(
+        (status = 200, description = "The tenant, active.", body = Tenant),
+        (status = 404, description = "No such tenant."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
 async fn resume_tenant(
     _admin: SystemAdmin,
     State(state): State<Arc<AppState>>,

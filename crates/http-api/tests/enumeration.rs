@@ -83,3 +83,44 @@ async fn unknown_users_and_wrong_passwords_look_the_same() {
         diff * 100.0
     );
 }
+
+/// Regression (found by schemathesis): a login naming a tenant that does not exist, or is
+/// suspended, answers like any failed login — never a server error that reveals which tenant
+/// ids exist.
+#[tokio::test]
+async fn unknown_and_suspended_tenants_answer_like_a_wrong_password() {
+    let app = App::new().await;
+    let t = app.create_tenant("Acme").await;
+    app.add_user(&t, "val@acme.test", "viewer").await;
+    let wrong = app
+        .post(
+            "/api/v1/auth/login",
+            &Auth::None,
+            json!({ "tenant": t, "email": "val@acme.test", "password": "not it, not it" }),
+        )
+        .await;
+    let ghost = app
+        .post("/api/v1/auth/login", &Auth::None, json!({ "tenant": "tn_0123456789abcdef0123456789abcdef", "email": "val@acme.test", "password": "not it, not it" }))
+        .await;
+    assert_eq!(ghost.status, StatusCode::UNAUTHORIZED, "{:?}", ghost.body);
+    assert_eq!(ghost.body, wrong.body);
+    let r = app
+        .post(
+            &format!("/api/v1/admin/tenants/{t}/suspend"),
+            &app.root(),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let suspended = app
+        .post(
+            "/api/v1/auth/login",
+            &Auth::None,
+            json!({ "tenant": t, "email": "val@acme.test", "password": "not it, not it" }),
+        )
+        .await;
+    assert_eq!(
+        (suspended.status, &suspended.body),
+        (StatusCode::UNAUTHORIZED, &wrong.body)
+    );
+}

@@ -235,11 +235,12 @@ type Row = (
 );
 
 #[rustfmt::skip]
-const ROUTES: [Row; 72] = {
+const ROUTES: [Row; 73] = {
     use {Adm::*, Cn::*, Need::*, Set::*, Whose::*};
     [
     ("healthz", "GET", "/healthz", Anyone, No, ""),
     ("readyz", "GET", "/readyz", Anyone, No, ""),
+    ("openapi", "GET", "/api/v1/openapi.json", Anyone, No, ""),
     ("login", "POST", "/api/v1/auth/login", Anyone, No, r#"{"tenant":"{a}","email":"{viewer_email}","password":"{viewer_password}"}"#),
     ("mfa", "POST", "/api/v1/auth/mfa", Anyone, No, r#"{"challenge":"{challenge}","recovery_code":"{recovery}"}"#),
     ("accept", "POST", "/api/v1/invitations/accept", Anyone, No, r#"{"token":"{invitation}","password":"{new_password}"}"#),
@@ -1084,6 +1085,7 @@ fn routes_in_source() -> BTreeSet<(String, String)> {
         ("tenants", include_str!("../src/tenants.rs")),
         ("tenant_admin", include_str!("../src/tenant_admin.rs")),
         ("record_routes", include_str!("../src/record_routes.rs")),
+        ("openapi", include_str!("../src/openapi.rs")),
         ("session_routes", include_str!("../src/session_routes.rs")),
     ];
     let app = fn_body(include_str!("../src/lib.rs"), "pub fn router(");

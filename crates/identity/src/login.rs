@@ -102,8 +102,15 @@ impl Identity {
     ) -> Result<LoginOutcome> {
         let now = self.now();
         let email = normalize_email(email).map_err(|_| Error::InvalidCredentials)?;
+        // A tenant that does not exist (or is suspended) has no key to compute an index with:
+        // it is treated exactly like an unknown account (dummy hash, same answer), never as an
+        // error that would tell which tenant ids exist.
         let active_tenant = self.tenant_is_active(tenant)?;
-        let index = self.email_index(tenant, &email)?;
+        let index = if active_tenant {
+            self.email_index(tenant, &email)?
+        } else {
+            Blob(crypto::sha256(format!("{}\0{email}", realm_name(tenant)).as_bytes()).to_vec())
+        };
         let user = if active_tenant {
             self.inner
                 .engine

@@ -10,7 +10,7 @@ use crate::views::field;
 use crate::{Caller, Credential, Error, Identity, Result, scope_of};
 
 /// What the user needs to add the account to an authenticator app. Shown once.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct Enrollment {
     /// Base32 secret for manual entry.
     pub secret: String,

@@ -8,14 +8,14 @@ use crate::{Identity, Result, TokenView, UserView};
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ReviewUser {
     #[serde(flatten)]
     pub user: UserView,
     pub stale: bool,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ReviewToken {
     #[serde(flatten)]
     pub token: TokenView,
@@ -23,7 +23,7 @@ pub struct ReviewToken {
     pub stale: bool,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct ReviewSession {
     pub id: types::SessionId,
     pub user: types::UserId,
@@ -32,7 +32,7 @@ pub struct ReviewSession {
     pub expires_at: i64,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct AccessReview {
     pub tenant: TenantId,
     pub generated_at: i64,

@@ -11,13 +11,15 @@ use types::{InvitationId, RoleId, SessionId, TenantId, TokenId, UserId};
 
 use crate::{Identity, Result, scope_of};
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct UserView {
     pub id: UserId,
     pub tenant: Option<TenantId>,
     pub email: String,
+    #[schema(schema_with = user_kind_schema)]
     pub kind: UserKind,
     pub role: String,
+    #[schema(schema_with = user_status_schema)]
     pub status: UserStatus,
     pub mfa: bool,
     pub locked: bool,
@@ -25,7 +27,7 @@ pub struct UserView {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct SessionView {
     pub id: SessionId,
     pub created_at: i64,
@@ -34,7 +36,7 @@ pub struct SessionView {
     pub restricted: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct TokenView {
     pub id: TokenId,
     pub owner: Option<UserId>,
@@ -46,7 +48,7 @@ pub struct TokenView {
     pub revoked: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct InvitationView {
     pub id: InvitationId,
     pub tenant: Option<TenantId>,
@@ -55,18 +57,37 @@ pub struct InvitationView {
     pub expires_at: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct RoleView {
     pub id: RoleId,
     pub name: String,
     pub collections: BTreeMap<String, CollectionRights>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct SettingsView {
     pub mfa_required: bool,
+    #[schema(minimum = 1, maximum = 100)]
     pub lockout_threshold: u32,
+    #[schema(minimum = 8, maximum = 64)]
     pub min_password_len: u32,
+}
+
+/// `UserKind` in OpenAPI (the engine's enum carries no schema).
+fn user_kind_schema() -> utoipa::openapi::Object {
+    string_enum(&["human", "service"])
+}
+
+/// `UserStatus` in OpenAPI.
+fn user_status_schema() -> utoipa::openapi::Object {
+    string_enum(&["active", "disabled"])
+}
+
+fn string_enum(values: &[&str]) -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(values.iter().copied()))
+        .build()
 }
 
 /// Where a sealed identity field lives.

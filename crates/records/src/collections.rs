@@ -14,7 +14,7 @@ use crate::{Error, Records, Result};
 const NAME_INDEX: &str = "strongroom/index/v1|collections|name";
 
 /// A collection as its users see it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct CollectionView {
     pub id: CollectionId,
     pub name: String,

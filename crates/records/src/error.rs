@@ -16,6 +16,10 @@ pub enum Error {
     IdempotencyMismatch,
     #[error(transparent)]
     Engine(#[from] engine::Error),
+    #[error("the file is larger than this tenant's limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("storage failed: {0}")]
+    Storage(String),
     #[error("stored data is malformed: {0}")]
     Corrupt(String),
 }

@@ -6,6 +6,7 @@
 //! crate applies owner-only rules to what it returns. It never stores a value a person typed
 //! unsealed, and never lets a client name a storage location.
 
+pub mod attachments;
 mod collections;
 mod error;
 mod records;
@@ -16,6 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use engine::Engine;
 
+pub use attachments::{AttachmentView, Download};
 pub use collections::{Collection, CollectionView};
 pub use error::{Error, Result};
 pub use records::{IfMatch, ListOptions, MAX_PAGE, RecordPage, RecordView};
@@ -25,7 +27,15 @@ pub use records::{IfMatch, ListOptions, MAX_PAGE, RecordPage, RecordView};
 pub struct Records {
     engine: Engine,
     locks: Arc<Locks>,
+    blobs: Arc<std::sync::OnceLock<blobstore::BlobStore>>,
+    /// Content types attachments may have.
+    pub allowed_types: Arc<Vec<String>>,
+    /// Largest attachment, in bytes.
+    pub max_attachment_bytes: u64,
 }
+
+/// Default attachment size limit: 10 MiB.
+pub const DEFAULT_MAX_ATTACHMENT: u64 = 10 * 1024 * 1024;
 
 /// Per-key locks that serialise concurrent duplicates (idempotency keys, record updates).
 #[derive(Default)]
@@ -48,7 +58,25 @@ impl Records {
         Self {
             engine,
             locks: Arc::new(Locks::default()),
+            blobs: Arc::new(std::sync::OnceLock::new()),
+            allowed_types: Arc::new(
+                attachments::DEFAULT_TYPES
+                    .iter()
+                    .map(|t| (*t).to_owned())
+                    .collect(),
+            ),
+            max_attachment_bytes: DEFAULT_MAX_ATTACHMENT,
         }
+    }
+
+    /// The blob store in both locations (opened on first use).
+    pub(crate) fn blobs(&self) -> Result<&blobstore::BlobStore> {
+        if let Some(b) = self.blobs.get() {
+            return Ok(b);
+        }
+        let store = blobstore::BlobStore::open(self.engine.paths().blob_dirs())
+            .map_err(|e| Error::Storage(e.to_string()))?;
+        Ok(self.blobs.get_or_init(|| store))
     }
 
     pub(crate) fn idempotency_lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {

@@ -19,7 +19,7 @@ const IDEMPOTENCY_MS: i64 = 24 * 60 * 60 * 1000;
 pub const MAX_PAGE: u32 = 200;
 
 /// A record as its users see it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct RecordView {
     pub id: RecordId,
     pub collection: String,
@@ -31,7 +31,7 @@ pub struct RecordView {
 }
 
 /// One page of a listing; `next` is an opaque cursor.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct RecordPage {
     pub items: Vec<RecordView>,
     pub next: Option<String>,

@@ -24,7 +24,7 @@ const RESERVED: &[&str] = &[
 ];
 
 /// The kinds of value a field holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FieldType {
     Text,
@@ -36,9 +36,11 @@ pub enum FieldType {
 }
 
 /// One declared field. Limits apply to the types named in their comment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Field {
+    /// `[a-z][a-z0-9_]{0,63}`, not one of the record's metadata names.
+    #[schema(pattern = "^[a-z][a-z0-9_]{0,63}$")]
     pub name: String,
     #[serde(rename = "type")]
     pub kind: FieldType,
@@ -52,6 +54,7 @@ pub struct Field {
     pub min_length: Option<u32>,
     /// text (default 4,096, at most 65,536)
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 65_536)]
     pub max_length: Option<u32>,
     /// number
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -64,6 +67,7 @@ pub struct Field {
     pub integer: bool,
     /// json: encoded size limit (default 16 KiB, at most 256 KiB)
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 262_144)]
     pub max_bytes: Option<u32>,
     /// reference: the collection the referenced record belongs to
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -71,14 +75,15 @@ pub struct Field {
 }
 
 /// A collection's schema.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Schema {
+    #[schema(max_items = 64)]
     pub fields: Vec<Field>,
 }
 
 /// One problem, located by a JSON pointer (`/title`, `/fields/2/max_length`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub path: String,
     pub reason: String,

@@ -25,17 +25,27 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// A tenant as its administrators see it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Tenant {
     pub id: TenantId,
     pub name: String,
+    #[schema(schema_with = status_schema)]
     pub status: &'static str,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
 
+/// `status` in OpenAPI: `active` or `suspended`.
+fn status_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["active", "suspended"]))
+        .build()
+}
+
 /// One page of tenants, ordered by id; `next` is the cursor for the following page.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = TenantPage)]
 pub struct Page {
     pub items: Vec<Tenant>,
     pub next: Option<TenantId>,

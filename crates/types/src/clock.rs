@@ -12,6 +12,21 @@ use std::time::{SystemTime, UNIX_EPOCH};
 #[serde(transparent)]
 pub struct Timestamp(pub i64);
 
+/// In OpenAPI: an integer of milliseconds since the Unix epoch.
+impl utoipa::PartialSchema for Timestamp {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Integer)
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::Int64,
+            )))
+            .description(Some("Milliseconds since 1970-01-01T00:00:00Z (UTC)."))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Timestamp {}
+
 impl Timestamp {
     pub const fn millis(self) -> i64 {
         self.0
