@@ -523,6 +523,7 @@ pub(crate) struct TokenBody {
     pub scopes: Vec<TokenScope>,
     /// 1 to 365.
     #[schema(minimum = 1, maximum = 365)]
+    #[serde(deserialize_with = "types::lenient::u32")]
     pub expires_in_days: u32,
     /// At most 100 characters, no control characters.
     #[schema(max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]

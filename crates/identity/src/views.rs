@@ -68,8 +68,10 @@ pub struct RoleView {
 pub struct SettingsView {
     pub mfa_required: bool,
     #[schema(minimum = 1, maximum = 100)]
+    #[serde(deserialize_with = "types::lenient::u32")]
     pub lockout_threshold: u32,
     #[schema(minimum = 8, maximum = 64)]
+    #[serde(deserialize_with = "types::lenient::u32")]
     pub min_password_len: u32,
 }
 

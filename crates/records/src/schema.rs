@@ -51,10 +51,12 @@ pub struct Field {
     pub indexed: bool,
     /// text
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(deserialize_with = "types::lenient::opt_u32")]
     pub min_length: Option<u32>,
     /// text (default 4,096, at most 65,536)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 1, maximum = 65_536)]
+    #[serde(deserialize_with = "types::lenient::opt_u32")]
     pub max_length: Option<u32>,
     /// number
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -68,6 +70,7 @@ pub struct Field {
     /// json: encoded size limit (default 16 KiB, at most 256 KiB)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 1, maximum = 262_144)]
+    #[serde(deserialize_with = "types::lenient::opt_u32")]
     pub max_bytes: Option<u32>,
     /// reference: the collection the referenced record belongs to
     #[serde(default, skip_serializing_if = "Option::is_none")]

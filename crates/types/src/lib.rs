@@ -6,6 +6,7 @@
 
 mod clock;
 mod id;
+pub mod lenient;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use id::{
