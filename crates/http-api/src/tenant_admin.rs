@@ -65,6 +65,20 @@ fn tenant(auth: &Authenticated, raw: &str, action: Action) -> Result<TenantId, A
     Ok(t)
 }
 
+/// Authorises changing the user in the path: `ManageUsers`, and `ManageOwners` when the target
+/// is an owner. Returns the tenant and user ids.
+fn managed_user(
+    auth: &Authenticated,
+    state: &AppState,
+    raw_tenant: &str,
+    raw_user: &str,
+) -> Result<(TenantId, UserId), ApiError> {
+    let t = tenant(auth, raw_tenant, Action::ManageUsers)?;
+    let u: UserId = id(raw_user)?;
+    auth.require(action_on(state, t, u)?, &Resource::Tenant(t))?;
+    Ok((t, u))
+}
+
 /// The action needed to change `user`: owners are protected by `ManageOwners`.
 fn action_on(state: &AppState, t: TenantId, user: UserId) -> Result<Action, ApiError> {
     let target = state.identity.user(Some(t), user)?;
@@ -154,9 +168,7 @@ async fn change_status(
     u: &str,
     status: UserStatus,
 ) -> Result<Response, ApiError> {
-    let t = tenant(auth, t, Action::ManageUsers)?;
-    let u: UserId = id(u)?;
-    auth.require(action_on(state, t, u)?, &Resource::Tenant(t))?;
+    let (t, u) = managed_user(auth, state, t, u)?;
     Ok(axum::Json(state.identity.set_status(Some(t), u, status).await?).into_response())
 }
 
@@ -222,9 +234,7 @@ async fn unlock_user(
     State(state): State<Arc<AppState>>,
     Path((t, u)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let t = tenant(&auth, &t, Action::ManageUsers)?;
-    let u: UserId = id(&u)?;
-    auth.require(action_on(&state, t, u)?, &Resource::Tenant(t))?;
+    let (t, u) = managed_user(&auth, &state, &t, &u)?;
     Ok(axum::Json(state.identity.unlock(Some(t), u).await?).into_response())
 }
 
@@ -247,9 +257,7 @@ async fn delete_user(
     State(state): State<Arc<AppState>>,
     Path((t, u)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let t = tenant(&auth, &t, Action::ManageUsers)?;
-    let u: UserId = id(&u)?;
-    auth.require(action_on(&state, t, u)?, &Resource::Tenant(t))?;
+    let (t, u) = managed_user(&auth, &state, &t, &u)?;
     state.identity.delete_user(t, u).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -274,9 +282,7 @@ async fn start_password_reset(
     State(state): State<Arc<AppState>>,
     Path((t, u)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let t = tenant(&auth, &t, Action::ManageUsers)?;
-    let u: UserId = id(&u)?;
-    auth.require(action_on(&state, t, u)?, &Resource::Tenant(t))?;
+    let (t, u) = managed_user(&auth, &state, &t, &u)?;
     let (expires_at, secret) = state
         .identity
         .start_password_reset(&auth.caller, Some(t), u)
@@ -317,9 +323,7 @@ async fn set_role(
     Path((t, u)): Path<(String, String)>,
     Json(body): Json<RoleBody>,
 ) -> Result<Response, ApiError> {
-    let t = tenant(&auth, &t, Action::ManageUsers)?;
-    let u: UserId = id(&u)?;
-    auth.require(action_on(&state, t, u)?, &Resource::Tenant(t))?;
+    let (t, u) = managed_user(&auth, &state, &t, &u)?;
     if body.role == "owner" {
         auth.require(Action::ManageOwners, &Resource::Tenant(t))?;
     }

@@ -1,7 +1,7 @@
 //! The access review: every user, token and live session of a tenant with last activity, the
 //! stale ones flagged.
 
-use engine::model::{SessionDoc, TokenDoc, UserDoc};
+use engine::model::{SessionDoc, TokenDoc};
 use types::TenantId;
 
 use crate::{Identity, Result, TokenView, UserView};
@@ -48,48 +48,37 @@ impl Identity {
         let now = self.now();
         let stale_ms = self.inner.config.stale_days * DAY_MS;
         let (mut users, mut tokens, mut sessions) = (Vec::new(), Vec::new(), Vec::new());
-        let mut after = String::new();
-        loop {
-            let page = self
-                .inner
-                .engine
-                .list_docs::<UserDoc>(&tenant.to_string(), &after, 500)?;
-            for u in &page {
-                let owner = u.id.to_string();
-                let mut last_activity = u.last_login_at.unwrap_or(u.created_at);
-                for t in self.inner.engine.children::<TokenDoc>(&owner)? {
-                    let last = t.last_used_at.unwrap_or(t.created_at);
-                    last_activity = last_activity.max(last);
-                    tokens.push(ReviewToken {
-                        expired: t.expires_at.is_some_and(|e| e <= now),
-                        stale: t.revoked_at.is_none() && now - last >= stale_ms,
-                        token: self.token_view(&t)?,
-                    });
-                }
-                for s in self.inner.engine.children::<SessionDoc>(&owner)? {
-                    let seen = self.inner.activity.last_seen(&s);
-                    if s.revoked_at.is_none()
-                        && s.expires_at > now
-                        && now - seen < self.inner.config.session_idle_ms
-                    {
-                        sessions.push(ReviewSession {
-                            id: s.id,
-                            user: s.user,
-                            created_at: s.created_at,
-                            last_seen_at: seen,
-                            expires_at: s.expires_at,
-                        });
-                    }
-                }
-                users.push(ReviewUser {
-                    stale: now - last_activity >= stale_ms,
-                    user: self.user_view(u)?,
+        for u in &self.users_of(tenant)? {
+            let owner = u.id.to_string();
+            let mut last_activity = u.last_login_at.unwrap_or(u.created_at);
+            for t in self.inner.engine.children::<TokenDoc>(&owner)? {
+                let last = t.last_used_at.unwrap_or(t.created_at);
+                last_activity = last_activity.max(last);
+                tokens.push(ReviewToken {
+                    expired: t.expires_at.is_some_and(|e| e <= now),
+                    stale: t.revoked_at.is_none() && now - last >= stale_ms,
+                    token: self.token_view(&t)?,
                 });
             }
-            match page.last() {
-                Some(last) if page.len() == 500 => after = last.id.to_string(),
-                _ => break,
+            for s in self.inner.engine.children::<SessionDoc>(&owner)? {
+                let seen = self.inner.activity.last_seen(&s);
+                if s.revoked_at.is_none()
+                    && s.expires_at > now
+                    && now - seen < self.inner.config.session_idle_ms
+                {
+                    sessions.push(ReviewSession {
+                        id: s.id,
+                        user: s.user,
+                        created_at: s.created_at,
+                        last_seen_at: seen,
+                        expires_at: s.expires_at,
+                    });
+                }
             }
+            users.push(ReviewUser {
+                stale: now - last_activity >= stale_ms,
+                user: self.user_view(u)?,
+            });
         }
         Ok(AccessReview {
             tenant,

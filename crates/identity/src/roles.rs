@@ -2,22 +2,14 @@
 
 use access::{CollectionRights, RoleDef};
 use engine::event::Event;
-use engine::model::{RoleDoc, SettingsDoc, UserDoc};
+use engine::model::{RoleDoc, SettingsDoc};
 use std::collections::BTreeMap;
 use types::{RoleId, TenantId};
 
 use crate::error::invalid;
+use crate::tokens::valid_collection;
 use crate::views::field;
 use crate::{Error, Identity, Result, RoleView, SettingsView};
-
-fn valid_collection(name: &str) -> bool {
-    name == "*"
-        || (!name.is_empty()
-            && name.len() <= 64
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
-}
 
 impl Identity {
     pub(crate) fn settings_doc(&self, tenant: TenantId) -> Result<SettingsDoc> {
@@ -163,21 +155,10 @@ impl Identity {
     pub async fn delete_role(&self, tenant: TenantId, id: RoleId) -> Result<()> {
         self.role(tenant, id)?;
         let role = id.to_string();
-        let mut after = String::new();
-        loop {
-            let page = self
-                .inner
-                .engine
-                .list_docs::<UserDoc>(&tenant.to_string(), &after, 500)?;
-            if page.iter().any(|u| u.role == role) {
-                return Err(Error::Conflict(
-                    "the role is still assigned; give its users another role first".into(),
-                ));
-            }
-            match page.last() {
-                Some(last) if page.len() == 500 => after = last.id.to_string(),
-                _ => break,
-            }
+        if self.users_of(tenant)?.iter().any(|u| u.role == role) {
+            return Err(Error::Conflict(
+                "the role is still assigned; give its users another role first".into(),
+            ));
         }
         self.inner
             .engine

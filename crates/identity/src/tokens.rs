@@ -20,7 +20,8 @@ pub struct NewToken {
     pub secret: Secret<String>,
 }
 
-fn valid_collection(name: &str) -> bool {
+/// A collection name in a token scope or role (`*` for every collection).
+pub(crate) fn valid_collection(name: &str) -> bool {
     name == "*"
         || (!name.is_empty()
             && name.len() <= 64

@@ -281,23 +281,30 @@ impl Identity {
         self.user_view_of(user.tenant, user.id)
     }
 
-    fn count_owners(&self, tenant: TenantId) -> Result<usize> {
-        let mut after = String::new();
-        let mut owners = 0;
+    /// Every user of a tenant, page by page, in id order.
+    pub(crate) fn users_of(&self, tenant: TenantId) -> Result<Vec<UserDoc>> {
+        const PAGE: u32 = 500;
+        let mut all: Vec<UserDoc> = Vec::new();
         loop {
+            let after = all.last().map(|u| u.id.to_string()).unwrap_or_default();
             let page = self
                 .inner
                 .engine
-                .list_docs::<UserDoc>(&tenant.to_string(), &after, 500)?;
-            owners += page
-                .iter()
-                .filter(|u| u.role == "owner" && u.status == UserStatus::Active)
-                .count();
-            match page.last() {
-                Some(last) if page.len() == 500 => after = last.id.to_string(),
-                _ => return Ok(owners),
+                .list_docs::<UserDoc>(&tenant.to_string(), &after, PAGE)?;
+            let full = page.len() == PAGE as usize;
+            all.extend(page);
+            if !full {
+                return Ok(all);
             }
         }
+    }
+
+    fn count_owners(&self, tenant: TenantId) -> Result<usize> {
+        Ok(self
+            .users_of(tenant)?
+            .iter()
+            .filter(|u| u.role == "owner" && u.status == UserStatus::Active)
+            .count())
     }
 
     fn keep_an_owner(&self, user: &UserDoc) -> Result<()> {

@@ -167,7 +167,7 @@ impl Records {
         if key.is_empty() || key.len() > 255 {
             return Err(invalid("Idempotency-Key", "must be 1 to 255 characters"));
         }
-        let id = crypto_hex(&self.engine.blind_index(
+        let id = crypto::hex(self.engine.blind_index(
             Scope::Tenant(tenant),
             "strongroom/idempotency/v1",
             format!("{principal}\0{key}").as_bytes(),
@@ -450,8 +450,4 @@ fn parse_cursor(cursor: &str) -> Result<(i64, String)> {
     let ts: i64 = ts.parse().map_err(|_| bad())?;
     let id: RecordId = id.parse().map_err(|_| bad())?;
     Ok((ts, id.to_string()))
-}
-
-fn crypto_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

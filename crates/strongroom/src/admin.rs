@@ -24,10 +24,6 @@ fn open(storage: &StorageArgs) -> anyhow::Result<Engine> {
     Ok(opened.engine)
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// `strongroom verify`: both mirrors, checksums, chain; both keyring copies.
 pub fn verify(storage: &StorageArgs) -> anyhow::Result<ExitCode> {
     let (_, paths) = settings::for_admin(storage)?;
@@ -98,8 +94,8 @@ pub fn rebuild_state(storage: &StorageArgs) -> anyhow::Result<ExitCode> {
         eprintln!("open: {line}");
     }
     println!("journal head: {}", report.head);
-    println!("live state digest:    {}", hex(&report.live));
-    println!("rebuilt state digest: {}", hex(&report.rebuilt));
+    println!("live state digest:    {}", crypto::hex(report.live));
+    println!("rebuilt state digest: {}", crypto::hex(report.rebuilt));
     if report.identical() {
         println!("rebuild-state: identical; the rebuilt state is now live");
         Ok(ExitCode::SUCCESS)
@@ -112,7 +108,7 @@ pub fn rebuild_state(storage: &StorageArgs) -> anyhow::Result<ExitCode> {
 /// `strongroom state digest`.
 pub fn state_digest(storage: &StorageArgs) -> anyhow::Result<ExitCode> {
     let engine = open(storage)?;
-    println!("{}", hex(&engine.state().digest()?));
+    println!("{}", crypto::hex(engine.state().digest()?));
     engine.shutdown();
     Ok(ExitCode::SUCCESS)
 }
