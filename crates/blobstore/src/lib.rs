@@ -129,19 +129,60 @@ impl BlobStore {
         Ok(())
     }
 
-    /// Names of the blobs in the first location (for garbage collection).
+    /// Names of the blobs in either location (for garbage collection), sorted, each once.
     pub fn list(&self) -> Result<Vec<String>> {
-        let dir = &self.dirs[0];
+        let mut out = std::collections::BTreeSet::new();
+        for dir in &self.dirs {
+            for name in Self::names(dir)? {
+                if let Some(name) = name.to_str()
+                    && check_name(name).is_ok()
+                {
+                    out.insert(name.to_owned());
+                }
+            }
+        }
+        Ok(out.into_iter().collect())
+    }
+
+    /// Files that are not blobs: unfinished writes (`<name>.tmp`) and anything else a crash or a
+    /// person left in the locations.
+    pub fn leftovers(&self) -> Result<Vec<PathBuf>> {
+        let mut out = Vec::new();
+        for dir in &self.dirs {
+            for name in Self::names(dir)? {
+                if name.to_str().is_none_or(|n| check_name(n).is_err()) {
+                    out.push(dir.join(name));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes one file [`BlobStore::leftovers`] named (and nothing outside the locations).
+    pub fn remove_leftover(&self, path: &Path) -> Result<()> {
+        let dir = self
+            .dirs
+            .iter()
+            .find(|d| path.parent() == Some(d.as_path()))
+            .ok_or_else(|| Error::BadName(path.display().to_string()))?;
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
+                path: path.to_owned(),
+                source: e,
+            }),
+            _ => sync_dir(dir),
+        }
+    }
+
+    /// The regular files of one location.
+    fn names(dir: &Path) -> Result<Vec<std::ffi::OsString>> {
         let mut out = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(io(dir))? {
             let entry = entry.map_err(io(dir))?;
-            if let Some(name) = entry.file_name().to_str()
-                && check_name(name).is_ok()
-            {
-                out.push(name.to_owned());
+            if entry.file_type().map_err(io(dir))?.is_file() {
+                out.push(entry.file_name());
             }
         }
-        out.sort();
         Ok(out)
     }
 }

@@ -41,6 +41,7 @@ pub(crate) fn run(config: &Config) -> Vec<Finding> {
     check_storage(config, &mut out);
     check_server(config, &mut out);
     check_auth(config, &mut out);
+    check_attachments(config, &mut out);
     check_log(config, &mut out);
     out
 }
@@ -237,6 +238,73 @@ fn check_auth(config: &Config, out: &mut Vec<Finding>) {
     }
 }
 
+/// Largest attachment limit (1 GiB): uploads are held to the request time limit.
+const MAX_ATTACHMENT: u64 = 1 << 30;
+
+/// Types a browser runs as a page or script: never served from the API's origin.
+const ACTIVE_TYPES: &[&str] = &[
+    "text/html",
+    "application/xhtml+xml",
+    "image/svg+xml",
+    "text/xml",
+    "application/xml",
+    "text/javascript",
+    "application/javascript",
+    "application/x-javascript",
+    "application/ecmascript",
+    "text/xsl",
+    "application/x-shockwave-flash",
+];
+
+/// `type/subtype`, lower case, RFC 6838 restricted names.
+fn is_media_type(t: &str) -> bool {
+    let part = |p: &str| {
+        !p.is_empty()
+            && p.len() <= 127
+            && p.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+            && p.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "!#$&^_.+-".contains(c))
+    };
+    t.split_once('/')
+        .is_some_and(|(kind, sub)| part(kind) && part(sub))
+}
+
+fn check_attachments(config: &Config, out: &mut Vec<Finding>) {
+    let a = &config.attachments;
+    if !(1..=MAX_ATTACHMENT).contains(&a.max_bytes) {
+        error(
+            out,
+            "attachments.max_bytes",
+            format!("{} is outside 1..={MAX_ATTACHMENT}", a.max_bytes),
+        );
+    }
+    let Some(types) = &a.allowed_types else {
+        return;
+    };
+    if types.is_empty() {
+        error(
+            out,
+            "attachments.allowed_types",
+            "is empty: no upload could be accepted; remove it for the built-in list".into(),
+        );
+    }
+    for t in types {
+        if !is_media_type(t) {
+            error(
+                out,
+                "attachments.allowed_types",
+                format!("`{t}` is not a lower-case `type/subtype` media type"),
+            );
+        } else if ACTIVE_TYPES.contains(&t.as_str()) || t.ends_with("+xml") {
+            error(
+                out,
+                "attachments.allowed_types",
+                format!("`{t}` is refused: a browser can run it as a page or script"),
+            );
+        }
+    }
+}
+
 fn check_log(config: &Config, out: &mut Vec<Finding>) {
     if !matches!(config.log.format.as_str(), "json" | "text") {
         error(
@@ -314,6 +382,31 @@ mod tests {
                 "storage.segment_bytes",
             ),
             ("log", |c| c.log.format = "xml".into(), "log.format"),
+            (
+                "huge attachments",
+                |c| c.attachments.max_bytes = 2 << 30,
+                "attachments.max_bytes",
+            ),
+            (
+                "html attachments",
+                |c| c.attachments.allowed_types = Some(vec!["text/html".into()]),
+                "attachments.allowed_types",
+            ),
+            (
+                "svg attachments",
+                |c| c.attachments.allowed_types = Some(vec!["image/svg+xml".into()]),
+                "attachments.allowed_types",
+            ),
+            (
+                "malformed type",
+                |c| c.attachments.allowed_types = Some(vec!["Image/PNG; q=1".into()]),
+                "attachments.allowed_types",
+            ),
+            (
+                "no types",
+                |c| c.attachments.allowed_types = Some(vec![]),
+                "attachments.allowed_types",
+            ),
         ];
         for (name, edit, setting) in cases {
             let mut config = Config::default();

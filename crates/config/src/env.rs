@@ -31,6 +31,11 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "STRONGROOM_LIMITS_CREDENTIAL_PER_MINUTE",
         "limits.credential_per_minute",
     ),
+    ("STRONGROOM_ATTACHMENTS_MAX_BYTES", "attachments.max_bytes"),
+    (
+        "STRONGROOM_ATTACHMENTS_ALLOWED_TYPES",
+        "attachments.allowed_types (comma-separated)",
+    ),
     ("STRONGROOM_LOG_FORMAT", "log.format"),
     ("STRONGROOM_LOG_LEVEL", "log.level"),
 ];
@@ -83,6 +88,16 @@ fn set(config: &mut Config, name: &str, value: String) -> Result<()> {
         }
         "STRONGROOM_LIMITS_CREDENTIAL_PER_MINUTE" => {
             config.limits.credential_per_minute = parse(name, &value)?
+        }
+        "STRONGROOM_ATTACHMENTS_MAX_BYTES" => config.attachments.max_bytes = parse(name, &value)?,
+        "STRONGROOM_ATTACHMENTS_ALLOWED_TYPES" => {
+            config.attachments.allowed_types = Some(
+                value
+                    .split(',')
+                    .map(|t| t.trim().to_owned())
+                    .filter(|t| !t.is_empty())
+                    .collect(),
+            )
         }
         "STRONGROOM_LOG_FORMAT" => config.log.format = value,
         "STRONGROOM_LOG_LEVEL" => config.log.level = value,

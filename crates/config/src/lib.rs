@@ -37,7 +37,29 @@ pub struct Config {
     pub server: Server,
     pub auth: Auth,
     pub limits: Limits,
+    pub attachments: Attachments,
     pub log: Log,
+}
+
+/// Files attached to records.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Attachments {
+    /// Largest file in bytes (a tenant may set a lower limit in its settings).
+    pub max_bytes: u64,
+    /// Content types accepted (`type/subtype`, lower case). Absent: the built-in list (PDF,
+    /// JSON, ZIP, PNG, JPEG, GIF, WebP, plain text, CSV). Types a browser runs as a page
+    /// (HTML, SVG, XML, JavaScript) are refused by `config check`.
+    pub allowed_types: Option<Vec<String>>,
+}
+
+impl Default for Attachments {
+    fn default() -> Self {
+        Self {
+            max_bytes: 10 * 1024 * 1024,
+            allowed_types: None,
+        }
+    }
 }
 
 /// Request rate limits (per minute), answered with 429 and `Retry-After`.

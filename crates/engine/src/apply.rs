@@ -131,7 +131,7 @@ fn apply_event(tx: &mut WriteTx<'_>, header: &Header, event: &Event) -> state_sq
         Event::TokenRevoked { token } => update::<TokenDoc>(tx, &token.to_string(), |t| {
             t.revoked_at = t.revoked_at.or(Some(at))
         })?,
-        Event::KeyRotated { .. } => {}
+        Event::KeyRotated { .. } | Event::LoginFailedUnknownAccount {} => {}
         Event::UserCreated { doc } => put(tx, doc)?,
         Event::UserChanged { user, change } => {
             update::<UserDoc>(tx, &user.to_string(), |u| apply_user_change(u, change, at))?

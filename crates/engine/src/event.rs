@@ -191,6 +191,11 @@ pub enum Event {
     AttachmentDeleted {
         attachment: types::AttachmentId,
     },
+    /// A failed login for an account that does not exist (or a tenant that does not). Carries
+    /// nothing about the attempt; it exists so that a failure costs one durable write whether
+    /// or not the account exists (a failure of a known account is a `UserChanged`), which keeps
+    /// the response times alike (no enumeration by timing), and for the audit trail.
+    LoginFailedUnknownAccount {},
 }
 
 /// The body as written (borrowing the events).

@@ -235,6 +235,9 @@ pub struct SettingsDoc {
     pub mfa_required: bool,
     pub lockout_threshold: u32,
     pub min_password_len: u32,
+    /// Largest attachment in bytes, when the tenant set one below the system's limit.
+    #[serde(default)]
+    pub attachment_max_bytes: Option<u32>,
     pub updated_at: i64,
 }
 
@@ -245,6 +248,7 @@ impl SettingsDoc {
             mfa_required: false,
             lockout_threshold: 20,
             min_password_len: 12,
+            attachment_max_bytes: None,
             updated_at: 0,
         }
     }

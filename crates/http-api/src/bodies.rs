@@ -5,7 +5,7 @@
 //! Must never hold a secret of its own, nor anything a handler does not send.
 
 use identity::{InvitationView, SessionView, TokenView, UserView};
-use records::CollectionView;
+use records::{AttachmentView, CollectionView};
 use types::UserId;
 
 /// `/healthz` and `/readyz`.
@@ -142,6 +142,11 @@ pub(crate) struct UserPage {
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub(crate) struct RoleList {
     pub items: Vec<identity::RoleView>,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct AttachmentList {
+    pub items: Vec<AttachmentView>,
 }
 
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]

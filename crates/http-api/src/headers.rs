@@ -32,6 +32,16 @@ pub(crate) async fn security_headers(hsts: HeaderValue, req: Request, next: Next
     for (name, value) in fixed {
         h.insert(name, HeaderValue::from_static(value));
     }
+    // A downloaded file is never a page of this origin, even if a browser is made to show it.
+    let download = h
+        .get(header::CONTENT_DISPOSITION)
+        .is_some_and(|v| v.as_bytes().starts_with(b"attachment"));
+    if download {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; sandbox"),
+        );
+    }
     let charset = match h.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
         Some("application/json") => Some("application/json; charset=utf-8"),
         Some("text/plain") => Some("text/plain; charset=utf-8"),

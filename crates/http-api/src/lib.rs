@@ -6,6 +6,7 @@
 //! no plaintext listener, and there must never be one. `GET /api/v1/openapi.json` describes every
 //! route (`openapi.rs`).
 
+mod attachment_routes;
 pub mod auth;
 mod bodies;
 mod error;
@@ -79,7 +80,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .nest("/api/v1/admin", tenants::system_router())
         .nest(
             "/api/v1/tenants",
-            tenant_admin::router().merge(record_routes::router()),
+            tenant_admin::router()
+                .merge(record_routes::router())
+                .merge(attachment_routes::router()),
         )
         .nest("/api/v1", session_routes::router())
         .fallback(error::not_found)

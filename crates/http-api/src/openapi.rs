@@ -13,6 +13,7 @@
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use utoipa::OpenApi;
@@ -23,7 +24,7 @@ use utoipa::openapi::{Content, Header, RefOr, Schema};
 
 use crate::AppState;
 use crate::error::Problem;
-use crate::{health, record_routes, session_routes, tenant_admin, tenants};
+use crate::{attachment_routes, health, record_routes, session_routes, tenant_admin, tenants};
 
 /// The document's media type for errors.
 const PROBLEM_JSON: &str = "application/problem+json";
@@ -97,6 +98,10 @@ const PROBLEM_JSON: &str = "application/problem+json";
         record_routes::replace_record,
         record_routes::patch_record,
         record_routes::delete_record,
+        attachment_routes::list_attachments,
+        attachment_routes::upload_attachment,
+        attachment_routes::download_attachment,
+        attachment_routes::delete_attachment,
     ),
     components(schemas(Problem)),
     modifiers(&SecuritySchemes, &CommonErrors),
@@ -106,7 +111,7 @@ const PROBLEM_JSON: &str = "application/problem+json";
         (name = "account", description = "The caller's own account, sessions and tokens."),
         (name = "tenants", description = "The system administrator's tenant lifecycle."),
         (name = "tenant administration", description = "A tenant's users, roles, tokens and settings."),
-        (name = "records", description = "Collections with declared schemas, and their records."),
+        (name = "records", description = "Collections with declared schemas, their records and the records' attachments."),
     )
 )]
 pub(crate) struct ApiDoc;
@@ -120,15 +125,16 @@ pub(crate) fn router() -> Router<Arc<AppState>> {
 /// **Permissions:** none (describes the API, reveals no data).
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "health",
     responses((status = 200, description = "The OpenAPI 3.1 document.", body = Object)))]
-async fn get_openapi() -> Response {
-    axum::Json(document()).into_response()
+async fn get_openapi(State(state): State<Arc<AppState>>) -> Response {
+    axum::Json(document(&state.records.allowed_types)).into_response()
 }
 
-/// The document as JSON. utoipa 5 spells the members of a link in snake case (`operation_id`,
-/// `request_body`) where OpenAPI spells them in camel case (fixed in utoipa 6); they are renamed
-/// here.
-pub(crate) fn document() -> serde_json::Value {
+/// The document as JSON, with the attachment content types this server allows. utoipa 5 spells
+/// the members of a link in snake case (`operation_id`, `request_body`) where OpenAPI spells
+/// them in camel case (fixed in utoipa 6); they are renamed here.
+pub(crate) fn document(attachment_types: &[String]) -> serde_json::Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    file_types(&mut doc, attachment_types);
     let links = doc["paths"]
         .as_object_mut()
         .into_iter()
@@ -152,6 +158,26 @@ pub(crate) fn document() -> serde_json::Value {
         }
     }
     doc
+}
+
+/// Replaces the placeholder `application/octet-stream` of the file upload and download with the
+/// allowed types, so the document states what the server takes and gives.
+fn file_types(doc: &mut serde_json::Value, types: &[String]) {
+    let file = "~1api~1v1~1tenants~1{tenant}~1records~1{collection}~1{record}~1attachments";
+    let places = [
+        format!("/paths/{file}/post/requestBody/content"),
+        format!("/paths/{file}~1{{attachment}}/get/responses/200/content"),
+    ];
+    for place in places {
+        let content = doc.pointer_mut(&place).and_then(|c| c.as_object_mut());
+        if let Some(content) = content
+            && let Some(schema) = content.remove("application/octet-stream")
+        {
+            for t in types {
+                content.insert(t.clone(), schema.clone());
+            }
+        }
+    }
 }
 
 /// The two ways to present a credential.

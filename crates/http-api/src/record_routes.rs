@@ -67,6 +67,11 @@ impl From<records::Error> for ApiError {
                 &e,
             ),
             E::Engine(inner) => inner.into(),
+            E::UnsupportedType { .. } => status(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                &e,
+            ),
             E::TooLarge { .. } => status(StatusCode::PAYLOAD_TOO_LARGE, "file_too_large", &e),
             E::Storage(_) => {
                 tracing::error!(error = %e, "attachment storage failed");
@@ -80,12 +85,12 @@ impl From<records::Error> for ApiError {
     }
 }
 
-fn tenant_of(raw: &str) -> Result<TenantId, ApiError> {
+pub(crate) fn tenant_of(raw: &str) -> Result<TenantId, ApiError> {
     raw.parse()
         .map_err(|_| ApiError::forbidden("another tenant"))
 }
 
-fn record_id(raw: &str) -> Result<RecordId, ApiError> {
+pub(crate) fn record_id(raw: &str) -> Result<RecordId, ApiError> {
     raw.parse().map_err(|_| ApiError::not_found())
 }
 
@@ -448,7 +453,7 @@ async fn create_record(
 }
 
 /// Authorises `action` on one record (its owner decides owner-only rights).
-fn authorize_record(
+pub(crate) fn authorize_record(
     auth: &Authenticated,
     state: &AppState,
     t: TenantId,

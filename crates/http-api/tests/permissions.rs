@@ -191,12 +191,13 @@ fn expected(need: Need, method: &str, kind: Kind, tn: Option<Tn>, path_tn: Tn, o
 /// What a case creates before it runs: a fresh caller (`Fresh*`, `MySession`) or the object the
 /// path names (`New*` fresh per case; `Target`, `Svc`, `Role` fixed and never changed).
 /// `Coll`: a fixed collection (someone else's: the other tenant's own collection); `NewColl`: a
-/// fresh empty collection; `Rec`: a record of a collection (someone else's: the other tenant's).
+/// fresh empty collection; `Rec`: a record of a collection (someone else's: the other tenant's);
+/// `Att`: an attachment of such a record (`Fixed`: the fixed record's, never deleted).
 #[rustfmt::skip]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Set {
     No, Fresh, FreshTotp, MySession, MyToken, NewTenant, Target, NewViewer, NewOwner, Svc,
-    NewToken, Role, NewRole, Coll(Cn), NewColl, Rec(Cn, Whose),
+    NewToken, Role, NewRole, Coll(Cn), NewColl, Rec(Cn, Whose), Att(Cn, Whose),
 }
 
 /// The fixed collections every tenant has.
@@ -237,7 +238,7 @@ type Row = (
 );
 
 #[rustfmt::skip]
-const ROUTES: [Row; 73] = {
+const ROUTES: [Row; 81] = {
     use {Adm::*, Cn::*, Need::*, Set::*, Whose::*};
     [
     ("healthz", "GET", "/healthz", Anyone, No, ""),
@@ -313,6 +314,14 @@ const ROUTES: [Row; 73] = {
     ("list records (secrets)", "GET", "/t/records/{collection}", Record(Act::Read), Coll(Secrets), ""),
     ("create record (secrets)", "POST", "/t/records/{collection}", Record(Act::Create), Coll(Secrets), r#"{"title":"case_{n}"}"#),
     ("show record (secrets)", "GET", "/t/records/{collection}/{record}", Record(Act::Read), Rec(Secrets, Fixed), ""),
+    ("list attachments", "GET", "/t/records/{collection}/{record}/attachments", Record(Act::Read), Rec(Notes, Fixed), ""),
+    ("upload attachment", "POST", "/t/records/{collection}/{record}/attachments?name=case.json", Record(Act::Update), Rec(Notes, New), r#"{"file":"{n}"}"#),
+    ("download attachment", "GET", "/t/records/{collection}/{record}/attachments/{attachment}", Record(Act::Read), Att(Notes, Fixed), ""),
+    ("delete attachment", "DELETE", "/t/records/{collection}/{record}/attachments/{attachment}", Record(Act::Update), Att(Notes, New), ""),
+    ("upload own attachment", "POST", "/t/records/{collection}/{record}/attachments?name=case.json", Record(Act::Update), Rec(Notes, Mine), r#"{"file":"{n}"}"#),
+    ("download own attachment", "GET", "/t/records/{collection}/{record}/attachments/{attachment}", Record(Act::Read), Att(Notes, Mine), ""),
+    ("delete own attachment", "DELETE", "/t/records/{collection}/{record}/attachments/{attachment}", Record(Act::Update), Att(Notes, Mine), ""),
+    ("download attachment (secrets)", "GET", "/t/records/{collection}/{record}/attachments/{attachment}", Record(Act::Read), Att(Secrets, Fixed), ""),
     ]
 };
 
@@ -362,7 +371,7 @@ impl Cred {
 /// Fixed objects of one tenant: its owner, a viewer cases only read (`target`), a custom role
 /// nobody holds (`role`), the custom role of `Custom` callers, service accounts (editor, admin),
 /// the collection only this tenant has (`only`), and one record of the target's in `notes` and
-/// in `secrets` (`fixed`, by `Cn`).
+/// in `secrets` (`fixed`, by `Cn`), each with one attachment (`fixed_att`).
 #[derive(Default)]
 struct Ten {
     id: String,
@@ -375,6 +384,7 @@ struct Ten {
     svc_admin: String,
     only: String,
     fixed: [String; 2],
+    fixed_att: [String; 2],
 }
 
 struct World {
@@ -443,7 +453,9 @@ impl World {
             }
             let target = w.t[i].target.clone();
             for cn in [Cn::Notes, Cn::Secrets] {
-                w.t[i].fixed[cn as usize] = w.fresh_record(i, cn.name(), &target).await;
+                let record = w.fresh_record(i, cn.name(), &target).await;
+                w.t[i].fixed_att[cn as usize] = w.fresh_attachment(i, cn.name(), &record).await;
+                w.t[i].fixed[cn as usize] = record;
             }
         }
         let path = format!("{}/settings", w.base(0));
@@ -534,6 +546,15 @@ impl World {
         let records = &self.app.state.records;
         let made = records.create_record(tenant, collection, owner, &body, None);
         made.await.expect("record").0.id.to_string()
+    }
+
+    /// A new attachment of a record of `tn`, made through the service; its id.
+    async fn fresh_attachment(&self, tn: Tn, collection: &str, record: &str) -> String {
+        let tenant: types::TenantId = self.t[tn].id.parse().expect("tenant id");
+        let record: types::RecordId = record.parse().expect("record id");
+        let records = &self.app.state.records;
+        let made = records.add_attachment(tenant, collection, record, "f.txt", "text/plain", b"f");
+        made.await.expect("attachment").id.to_string()
     }
 
     async fn fresh_role(&self, tn: Tn) -> String {
@@ -745,7 +766,9 @@ impl World {
         let (name, value) = match row.4 {
             // Records: `{collection}`, and `{record}` below.
             Set::Coll(_) if foreign => ("{collection}", x.only.clone()),
-            Set::Coll(cn) | Set::Rec(cn, _) => ("{collection}", cn.name().to_owned()),
+            Set::Coll(cn) | Set::Rec(cn, _) | Set::Att(cn, _) => {
+                ("{collection}", cn.name().to_owned())
+            }
             Set::NewColl => ("{collection}", self.fresh_collection(home).await),
             Set::MySession => ("{id}", my_session.unwrap_or(victim_session)),
             Set::MyToken if own_tokens => ("{id}", self.own_token(&cred.bearer).await),
@@ -764,9 +787,11 @@ impl World {
             Set::No | Set::Fresh | Set::FreshTotp => ("{id}", x.id.clone()),
         };
         let record = match row.4 {
-            Set::Rec(cn, Whose::Fixed) => x.fixed[cn as usize].clone(),
-            Set::Rec(cn, Whose::New) => self.fresh_record(home, cn.name(), &x.target).await,
-            Set::Rec(cn, Whose::Mine) => {
+            Set::Rec(cn, Whose::Fixed) | Set::Att(cn, Whose::Fixed) => x.fixed[cn as usize].clone(),
+            Set::Rec(cn, Whose::New) | Set::Att(cn, Whose::New) => {
+                self.fresh_record(home, cn.name(), &x.target).await
+            }
+            Set::Rec(cn, Whose::Mine) | Set::Att(cn, Whose::Mine) => {
                 let user = cred.user.as_ref().filter(|_| tn == Some(home));
                 let owner = user.unwrap_or(&x.target);
                 self.fresh_record(home, cn.name(), owner).await
@@ -775,7 +800,13 @@ impl World {
         };
         let path = full_path(row).replace("{tenant}", &self.t[p].id);
         let path = path.replace(name, &value).replace("{id}", &self.t[p].id);
+        let attachment = match row.4 {
+            Set::Att(cn, Whose::Fixed) => x.fixed_att[cn as usize].clone(),
+            Set::Att(cn, _) => self.fresh_attachment(home, cn.name(), &record).await,
+            _ => String::new(),
+        };
         let path = path.replace("{record}", &record);
+        let path = path.replace("{attachment}", &attachment);
         let other_custom = ("other_custom".to_owned(), self.t[1 - p].custom.clone());
         let (mut body, mut memo) = (row.5.to_owned(), vec![other_custom]);
         while let Some((start, end)) = next_placeholder(&body) {
@@ -852,12 +883,32 @@ impl World {
     ) -> Option<Result<(), String>> {
         let base = self.base(home);
         let last = path.rsplit('/').next().unwrap_or("-");
+        let seg = |pre: &str| {
+            path.split(['/', '?'])
+                .find(|s| s.starts_with(pre))
+                .unwrap_or("-")
+        };
+        let record = seg("rc_");
         let field = |k: &str| body.map_or_else(|| "-".to_owned(), |b| text(&b[k]));
         type Check = fn(&Value) -> bool;
         let (url, want, check): (String, u16, Check) = match row.4 {
             Set::NewColl => (format!("{base}/collections/{last}"), 200, |b| {
                 b["version"] == 1
             }),
+            // The attachment is still there (a refused deletion, or someone else's).
+            Set::Att(cn, _) => {
+                let att = seg("at_");
+                let url = format!("{base}/records/{}/{record}/attachments/{att}", cn.name());
+                (url, 200, |_| true)
+            }
+            // No upload of this case arrived.
+            Set::Rec(cn, _) if path.contains("/attachments") => {
+                let url = format!("{base}/records/{}/{record}/attachments", cn.name());
+                (url, 200, |b| {
+                    let items = b["items"].as_array();
+                    items.is_some_and(|v| v.iter().all(|a| a["name"] != "case.json"))
+                })
+            }
             Set::Rec(cn, _) => (format!("{base}/records/{}/{last}", cn.name()), 200, |b| {
                 b["version"] == 1 && b["data"]["title"] == ORIGINAL
             }),
@@ -912,7 +963,12 @@ fn variants(row: &Row) -> Vec<(Tn, bool)> {
     // A caller's own record has no "someone else's" variant (`show record` and the others have).
     let ids = !matches!(
         row.4,
-        Set::No | Set::Fresh | Set::FreshTotp | Set::NewTenant | Set::Rec(_, Whose::Mine)
+        Set::No
+            | Set::Fresh
+            | Set::FreshTotp
+            | Set::NewTenant
+            | Set::Rec(_, Whose::Mine)
+            | Set::Att(_, Whose::Mine)
     );
     let foreign = tenants.iter().filter(|_| ids).map(|p| (*p, true));
     tenants.iter().map(|p| (*p, false)).chain(foreign).collect()
@@ -942,7 +998,7 @@ async fn every_route_every_caller_own_and_other_tenant() {
                         notes: cn == Cn::Notes && !foreign,
                         theirs: false,
                     },
-                    Set::Rec(cn, whose) => Obj {
+                    Set::Rec(cn, whose) | Set::Att(cn, whose) => Obj {
                         notes: cn == Cn::Notes,
                         theirs: whose != Whose::Mine && !foreign,
                     },
@@ -1019,7 +1075,11 @@ fn the_matrix_covers_every_route_of_the_router() {
     let source = routes::routes_in_source();
     let covered: BTreeSet<(String, String)> = ROUTES
         .iter()
-        .map(|row| (row.1.to_owned(), full_path(row)))
+        .map(|row| {
+            let path = full_path(row);
+            let route = path.split('?').next().unwrap_or_default().to_owned();
+            (row.1.to_owned(), route)
+        })
         .collect();
     let missing: Vec<_> = source.difference(&covered).collect();
     let unknown: Vec<_> = covered.difference(&source).collect();

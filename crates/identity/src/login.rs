@@ -193,6 +193,11 @@ impl Identity {
             }
             None => {
                 self.inner.throttle.fail(throttle_key, self.now());
+                // One durable write, like a known account's failure: equal response times.
+                self.inner
+                    .engine
+                    .commit(engine::Scope::System, &Event::LoginFailedUnknownAccount {})
+                    .await?;
             }
         }
         Err(Error::InvalidCredentials)

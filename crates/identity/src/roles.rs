@@ -36,11 +36,21 @@ impl Identity {
         if !(8..=64).contains(&new.min_password_len) {
             return Err(invalid("min_password_len", "must be 8 to 64"));
         }
+        if new
+            .attachment_max_bytes
+            .is_some_and(|n| !(1..=1 << 30).contains(&n))
+        {
+            return Err(invalid(
+                "attachment_max_bytes",
+                "must be 1 to 1073741824 bytes, or null for the system's limit",
+            ));
+        }
         let doc = SettingsDoc {
             tenant,
             mfa_required: new.mfa_required,
             lockout_threshold: new.lockout_threshold,
             min_password_len: new.min_password_len,
+            attachment_max_bytes: new.attachment_max_bytes,
             updated_at: self.now(),
         };
         self.inner

@@ -73,6 +73,11 @@ pub struct SettingsView {
     #[schema(minimum = 8, maximum = 64)]
     #[serde(deserialize_with = "types::lenient::u32")]
     pub min_password_len: u32,
+    /// Largest attachment in bytes; absent or `null`: the system's limit. A tenant can lower
+    /// the system's limit, not raise it (a larger value acts as the system's limit).
+    #[schema(minimum = 1, maximum = 1_073_741_824)]
+    #[serde(default, deserialize_with = "types::lenient::opt_u32")]
+    pub attachment_max_bytes: Option<u32>,
 }
 
 /// `UserKind` in OpenAPI (the engine's enum carries no schema).
@@ -209,6 +214,7 @@ impl From<&SettingsDoc> for SettingsView {
             mfa_required: s.mfa_required,
             lockout_threshold: s.lockout_threshold,
             min_password_len: s.min_password_len,
+            attachment_max_bytes: s.attachment_max_bytes,
         }
     }
 }

@@ -16,6 +16,8 @@ pub enum Error {
     IdempotencyMismatch,
     #[error(transparent)]
     Engine(#[from] engine::Error),
+    #[error("content type `{got}` is not allowed for attachments; allowed: {}", .allowed.join(", "))]
+    UnsupportedType { got: String, allowed: Vec<String> },
     #[error("the file is larger than this tenant's limit of {limit} bytes")]
     TooLarge { limit: u64 },
     #[error("storage failed: {0}")]

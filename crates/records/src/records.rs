@@ -3,10 +3,10 @@
 
 use engine::event::{Blob, Event};
 use engine::fields::FieldRef;
-use engine::model::IdempotencyDoc;
+use engine::model::{AttachmentDoc, IdempotencyDoc};
 use engine::{RecordQuery, RecordRow, Scope, Sort};
 use serde_json::{Map, Value};
-use types::{RecordId, TenantId, UserId};
+use types::{CollectionId, RecordId, TenantId, UserId};
 
 use crate::collections::Collection;
 use crate::error::invalid;
@@ -261,6 +261,17 @@ impl Records {
         }
     }
 
+    /// Whether the record exists in that collection of the tenant (by the collection's id).
+    pub(crate) fn record_exists(
+        &self,
+        tenant: TenantId,
+        collection: CollectionId,
+        id: RecordId,
+    ) -> Result<()> {
+        let c = self.collection_by_id(tenant, &collection.to_string())?;
+        self.row(tenant, &c, id).map(drop)
+    }
+
     /// The owner of a record (for the caller's authorisation before reading or changing it).
     pub fn owner_of(&self, tenant: TenantId, collection: &str, id: RecordId) -> Result<UserId> {
         let c = self.collection(tenant, collection)?;
@@ -354,6 +365,8 @@ impl Records {
         if_match: Option<IfMatch>,
     ) -> Result<()> {
         let c = self.collection(tenant, collection)?;
+        let lock = self.version_lock(&id.to_string());
+        let _guard = lock.lock().await;
         let row = self.row(tenant, &c, id)?;
         if let Some(IfMatch::Version(v)) = if_match
             && v != row.version as u64
@@ -362,10 +375,17 @@ impl Records {
                 current: row.version as u64,
             });
         }
+        // The event removes the record's attachments with it; their files follow the commit.
+        let attachments: Vec<_> = self
+            .engine
+            .children::<AttachmentDoc>(&id.to_string())?
+            .into_iter()
+            .map(|a| a.id)
+            .collect();
         self.engine
             .commit(Scope::Tenant(tenant), &Event::RecordDeleted { record: id })
             .await?;
-        Ok(())
+        self.remove_blobs(&attachments)
     }
 
     pub fn list_records(

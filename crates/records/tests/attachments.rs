@@ -248,3 +248,47 @@ async fn tampering_with_a_blob_is_detected() {
         .expect("must fail");
     assert!(matches!(err, Error::Corrupt(_)), "{err}");
 }
+
+#[tokio::test]
+async fn garbage_collection_removes_only_files_no_attachment_refers_to() {
+    let f = fixture().await;
+    let live = f
+        .records
+        .add_attachment(
+            f.tenant,
+            "docs",
+            f.record,
+            "keep.txt",
+            "text/plain",
+            b"keep",
+        )
+        .await
+        .expect("add");
+    let dirs = ["data", "mirror"].map(|loc| f.dir.path().join(loc).join("blobs"));
+    let orphan = types::AttachmentId::random().to_string();
+    let one_sided = types::AttachmentId::random().to_string();
+    // A file whose event never committed (both places), one whose deletion stopped half way
+    // (second place only), unfinished writes, and a stray file.
+    for dir in &dirs {
+        std::fs::write(dir.join(&orphan), b"sealed bytes").expect("orphan");
+        std::fs::write(dir.join(format!("{orphan}.tmp")), b"half").expect("tmp");
+    }
+    std::fs::write(dirs[1].join(&one_sided), b"sealed").expect("one-sided");
+    std::fs::write(dirs[0].join("notes.bak"), b"stray").expect("stray");
+    let removed = f.records.collect_garbage().expect("gc");
+    assert_eq!(removed, 5, "2 orphans (by name), 2 unfinished, 1 stray");
+    for dir in &dirs {
+        let mut left: Vec<String> = std::fs::read_dir(dir)
+            .expect("dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, vec![live.id.to_string()], "in {}", dir.display());
+    }
+    let down = f
+        .records
+        .download(f.tenant, "docs", f.record, live.id)
+        .expect("the live file still opens");
+    assert_eq!(down.bytes, b"keep");
+    assert_eq!(f.records.collect_garbage().expect("again"), 0);
+}

@@ -72,10 +72,11 @@ async fn serve(
     if config.auth.hash_concurrency > 0 {
         identity_config.hash_concurrency = config.auth.hash_concurrency;
     }
+    let records = attachments(&config.attachments, &engine)?;
     let state = Arc::new(http_api::AppState {
         tenancy: Tenancy::new(engine.clone()),
         identity: identity::Identity::new(engine.clone(), identity_config),
-        records: records::Records::new(engine.clone()),
+        records,
         auth_limiter: Arc::new(http_api::IpLimiter::new(config.auth.ip_per_minute)),
         limits: Arc::new(http_api::RequestLimits::new(
             config.limits.ip_per_minute,
@@ -121,4 +122,24 @@ impl Signals {
             _ = self.int.recv() => {}
         }
     }
+}
+
+/// The records service with the configured attachment limits, after removing attachment files
+/// that no committed attachment refers to (left by a crash mid-upload or mid-deletion).
+fn attachments(config: &config::Attachments, engine: &Engine) -> anyhow::Result<records::Records> {
+    let mut records = records::Records::new(engine.clone());
+    records.max_attachment_bytes = config.max_bytes;
+    if let Some(types) = &config.allowed_types {
+        records.allowed_types = Arc::new(types.clone());
+    }
+    let removed = records
+        .collect_garbage()
+        .context("removing orphaned attachment files")?;
+    if removed > 0 {
+        tracing::info!(files = removed, "removed orphaned attachment files");
+        println!(
+            "init: removed {removed} orphaned attachment file(s) (a crash interrupted an upload or deletion)"
+        );
+    }
+    Ok(records)
 }

@@ -272,3 +272,36 @@ fn a_lost_mirror_fails_writes_closed_while_reads_go_on() {
     );
     drop(server);
 }
+
+#[test]
+fn orphaned_attachment_files_are_removed_at_start() {
+    let layout = Layout::new();
+    let server = layout.serve();
+    assert_eq!(server.stop(), 0, "clean stop");
+    // What a crash between an upload's file and its event leaves, in both locations.
+    let orphan = "at_00000000000000000000000000000001";
+    for dir in [&layout.data, &layout.mirror] {
+        let blobs = dir.join("blobs");
+        std::fs::create_dir_all(&blobs).expect("blobs dir");
+        std::fs::write(blobs.join(orphan), b"sealed").expect("orphan");
+    }
+    std::fs::write(
+        layout.data.join("blobs").join(format!("{orphan}.tmp")),
+        b"half",
+    )
+    .expect("unfinished");
+    let server = layout.serve();
+    assert!(
+        server
+            .stdout
+            .iter()
+            .any(|l| l == "init: removed 2 orphaned attachment file(s) (a crash interrupted an upload or deletion)"),
+        "{:?}",
+        server.stdout
+    );
+    for dir in [&layout.data, &layout.mirror] {
+        let left = std::fs::read_dir(dir.join("blobs")).expect("dir").count();
+        assert_eq!(left, 0, "in {}", dir.display());
+    }
+    assert_eq!(server.stop(), 0);
+}

@@ -41,6 +41,8 @@ pub struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Value,
+    /// The body exactly as sent.
+    pub bytes: Vec<u8>,
 }
 
 impl Reply {
@@ -178,6 +180,33 @@ impl App {
         body: Option<Value>,
         peer: &str,
     ) -> Reply {
+        let (req, body) = match body {
+            Some(v) => (
+                Self::request(method, path, auth).header(header::CONTENT_TYPE, "application/json"),
+                Body::from(v.to_string()),
+            ),
+            None => (Self::request(method, path, auth), Body::empty()),
+        };
+        self.finish(req, body, peer).await
+    }
+
+    /// Sends any body with the given extra headers (uploads, malformed requests).
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        auth: &Auth,
+        headers: &[(&str, &str)],
+        body: Body,
+    ) -> Reply {
+        let mut req = Self::request(method, path, auth);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        self.finish(req, body, "127.0.0.1:40000").await
+    }
+
+    fn request(method: Method, path: &str, auth: &Auth) -> axum::http::request::Builder {
         let mut req = Request::builder()
             .method(method)
             .uri(path)
@@ -202,13 +231,10 @@ impl App {
                 }
             }
         }
-        let body = match body {
-            Some(v) => {
-                req = req.header(header::CONTENT_TYPE, "application/json");
-                Body::from(v.to_string())
-            }
-            None => Body::empty(),
-        };
+        req
+    }
+
+    async fn finish(&self, req: axum::http::request::Builder, body: Body, peer: &str) -> Reply {
         let mut req = req.body(body).expect("request");
         let peer: SocketAddr = peer.parse().expect("peer");
         req.extensions_mut().insert(ClientAddr(peer));
@@ -228,6 +254,7 @@ impl App {
             status,
             headers,
             body,
+            bytes: bytes.to_vec(),
         }
     }
 

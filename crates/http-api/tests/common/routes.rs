@@ -10,12 +10,16 @@
 use std::collections::BTreeSet;
 
 /// Every module with a router, and its source.
-const SOURCES: [(&str, &str); 6] = [
+const SOURCES: [(&str, &str); 7] = [
     ("health", include_str!("../../src/health.rs")),
     ("openapi", include_str!("../../src/openapi.rs")),
     ("tenants", include_str!("../../src/tenants.rs")),
     ("tenant_admin", include_str!("../../src/tenant_admin.rs")),
     ("record_routes", include_str!("../../src/record_routes.rs")),
+    (
+        "attachment_routes",
+        include_str!("../../src/attachment_routes.rs"),
+    ),
     (
         "session_routes",
         include_str!("../../src/session_routes.rs"),
