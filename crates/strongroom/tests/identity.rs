@@ -1,6 +1,7 @@
 //! Identity through the real binary: an owner invited by the system administrator logs in,
 //! enrols TOTP and makes an API token; afterwards no password, session or API token secret, TOTP
-//! secret or recovery code is in any file or in the server's log (canary test, P2–P4). Also the
+//! secret or recovery code, nor a record field or an attachment's content or name, is in any
+//! file or in the server's log (canary test, P2–P4, P9). Also the
 //! offline `admin create` and `access-review` commands.
 
 mod common;
@@ -100,6 +101,35 @@ fn no_credential_reaches_a_file_or_the_log() {
         json!({ "scopes": [{ "collection": "notes", "actions": ["read"] }], "expires_in_days": 30, "label": "LABEL-CANARY-51b2" }),
     );
     let api_secret = token["secret"].as_str().expect("secret").to_owned();
+    // Tenant data: a record and an attachment whose content and name are canaries.
+    let collection = json!({ "name": "notes", "schema": { "fields": [
+        { "name": "title", "type": "text", "indexed": true }
+    ]}});
+    post(
+        &owner,
+        &format!("/api/v1/tenants/{tenant}/collections"),
+        collection,
+    );
+    let record = post(
+        &owner,
+        &format!("/api/v1/tenants/{tenant}/records/notes"),
+        json!({ "title": "RECORD-CANARY-0c41d2" }),
+    );
+    let record = record["id"].as_str().expect("record id").to_owned();
+    let file = r#"{"note":"ATTACHMENT-CANARY-93be77 inside an uploaded file"}"#;
+    let r = owner.request(
+        "POST",
+        &format!("/api/v1/tenants/{tenant}/records/notes/{record}/attachments?name=FILENAME-CANARY-5d.json"),
+        Some(file),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    let attachment = r.json()["id"].as_str().expect("attachment id").to_owned();
+    let download = owner.request(
+        "GET",
+        &format!("/api/v1/tenants/{tenant}/records/notes/{record}/attachments/{attachment}"),
+        None,
+    );
+    assert_eq!(download.text(), file, "the file comes back as uploaded");
     let log = server.drain_stderr().join("\n");
     assert_eq!(server.stop(), 0);
 
@@ -117,6 +147,12 @@ fn no_credential_reaches_a_file_or_the_log() {
         ("TOTP secret (hex)".into(), totp_hex.as_bytes().to_vec()),
         ("TOTP secret (raw)".into(), secret.expose().to_vec()),
         ("owner email".into(), b"owner@canary.test".to_vec()),
+        ("record field".into(), b"RECORD-CANARY-0c41d2".to_vec()),
+        (
+            "attachment content".into(),
+            b"ATTACHMENT-CANARY-93be77".to_vec(),
+        ),
+        ("attachment name".into(), b"FILENAME-CANARY-5d".to_vec()),
     ];
     for (i, c) in recovery.iter().enumerate() {
         canaries.push((format!("recovery code {i}"), c.as_bytes().to_vec()));
