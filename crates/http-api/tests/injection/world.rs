@@ -1,6 +1,7 @@
 //! The fixture of the injection test: tenant A (whose owner runs the cases) with sentinels and
-//! scratch objects, tenant B full of sentinels, a scratch tenant C for owner invitations, the
-//! callers, the placeholders of paths and bodies, and the before/after snapshot.
+//! scratch objects, tenant B full of sentinels, a scratch tenant C for owner invitations, and
+//! the requests. Callers and placeholders are in `placeholders.rs`, the sentinel reads and
+//! digests in `sentinels.rs`.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
