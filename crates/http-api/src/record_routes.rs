@@ -301,7 +301,7 @@ fn owner_only(auth: &Authenticated, t: TenantId, c: &str, action: RecordAction) 
         ("collection" = String, Path, description = "The collection's name."),
         ("after" = Option<String>, Query, description = "The cursor: the `next` of the previous page."),
         ("limit" = Option<u32>, Query, format = Int64, minimum = 0, maximum = 4_294_967_295_u64, description = "Page size, 1 to 200 (default 50; larger ones are capped)."),
-        ("sort" = Option<String>, Query, description = "`created_at` or `-created_at`, or an indexed field, `-` for descending."),
+        ("sort" = Option<String>, Query, description = "`created` (the default), `-created`, `updated` or `-updated`; `-` for newest first."),
         ("filter" = Option<HashMap<String, String>>, Query, style = DeepObject, explode, description = "`filter[field]=value`: equality on an indexed field."),
     ),
     responses(
