@@ -200,3 +200,76 @@ async fn authentication_routes_are_limited_per_ip() {
         "another address has its own budget"
     );
 }
+
+/// A stolen session is not a password oracle: wrong current passwords (and wrong codes) on the
+/// routes that re-authenticate count as failed logins — throttled, then the account locks.
+#[tokio::test]
+async fn re_authentication_guesses_are_throttled_and_lock_the_account() {
+    let app = App::new().await;
+    let t = app.create_tenant("Acme").await;
+    let owner = app.user(&t, "olga@acme.test", "owner").await;
+    let victim = app.user(&t, "val@acme.test", "viewer").await;
+    let (mut evaluated, mut throttled) = (0, 0);
+    let before = app.state.identity.hasher().evaluations();
+    for i in 0..200 {
+        let (path, body) = match i % 2 {
+            0 => (
+                "/api/v1/me/password",
+                json!({ "current_password": format!("guess {i} of many"), "new_password": "an entirely new passphrase" }),
+            ),
+            _ => (
+                "/api/v1/me/mfa/totp",
+                json!({ "password": format!("guess {i} of many") }),
+            ),
+        };
+        let r = app.post(path, &victim.bearer(), body).await;
+        match r.status {
+            StatusCode::TOO_MANY_REQUESTS => {
+                throttled += 1;
+                let wait: i64 = r.headers["retry-after"]
+                    .to_str()
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .expect("Retry-After");
+                app.advance_secs(wait);
+            }
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => evaluated += 1,
+            other => panic!("guess {i}: unexpected {other}: {:?}", r.body),
+        }
+        if r.status == StatusCode::UNAUTHORIZED || r.status == StatusCode::FORBIDDEN {
+            // Keep the session alive between guesses (idle expiry is 30 minutes).
+            assert_ne!(r.code(), "unauthorized", "the session ended: {:?}", r.body);
+        }
+    }
+    let hashed = app.state.identity.hasher().evaluations() - before;
+    println!("re-authentication: 200 guesses, {hashed} evaluated, {throttled} throttled");
+    assert!(throttled > 0, "guesses were never throttled");
+    assert_eq!(
+        hashed, 20,
+        "exactly the lockout threshold of guesses was evaluated"
+    );
+    assert!(evaluated >= 20);
+    // Locked: the right password no longer works, neither to log in nor to re-authenticate.
+    let r = app
+        .post(
+            "/api/v1/me/password",
+            &victim.bearer(),
+            json!({ "current_password": victim.password, "new_password": "an entirely new passphrase" }),
+        )
+        .await;
+    assert!(
+        matches!(r.status.as_u16(), 401 | 403),
+        "{} {:?}",
+        r.status,
+        r.body
+    );
+    let r = app.login(&t, "val@acme.test", &victim.password, None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "locked");
+    let user = app
+        .get(
+            &format!("/api/v1/tenants/{t}/users/{}", victim.user),
+            &owner.bearer(),
+        )
+        .await;
+    assert_eq!(user.body["locked"], true);
+}

@@ -135,9 +135,10 @@ pub struct Row {
     pub query: &'static [(&'static str, Rule)],
     pub headers: &'static [(&'static str, Rule)],
     pub query_base: &'static str,
-    /// A refusal legitimately writes: a failed login or second factor is journaled (a known
-    /// account's failure count; on main also one write for an unknown account, so that both
-    /// take the same time).
+    /// A refusal legitimately writes: a failed login, second factor or re-authentication is
+    /// journaled (a known account's failure count; one write for an unknown account too, so
+    /// that both take the same time). Rows of fresh callers then get one caller per body case,
+    /// since failures throttle and lock the account.
     pub refusal_writes: bool,
 }
 
@@ -245,11 +246,11 @@ pub const ROUTES: [Row; 63] = {
     row("GET", "/api/v1/me", Owner),
     row("GET", "/api/v1/me/sessions", Owner),
     row("DELETE", "/api/v1/me/sessions/{id}", Owner),
-    Row { body: Json(&[r#"{"current_password":"{password}","new_password":"{strong}"}"#], &[("/current_password", Refused(&[403])), ("/new_password", NewPassword(1024))]), ..row("POST", "/api/v1/me/password", Fresh) },
-    Row { body: Json(&[REAUTH], &[("/password", Refused(&[403])), ("/code", Ignored)]), ..row("POST", "/api/v1/me/mfa/totp", Fresh) },
+    Row { body: Json(&[r#"{"current_password":"{password}","new_password":"{strong}"}"#], &[("/current_password", Refused(&[403])), ("/new_password", NewPassword(1024))]), refusal_writes: true, ..row("POST", "/api/v1/me/password", Fresh) },
+    Row { body: Json(&[REAUTH], &[("/password", Refused(&[403])), ("/code", Ignored)]), refusal_writes: true, ..row("POST", "/api/v1/me/mfa/totp", Fresh) },
     Row { body: Json(&[r#"{"code":"000000"}"#], &[("/code", Refused(&[401, 409]))]), ..row("POST", "/api/v1/me/mfa/totp/confirm", Pending) },
-    Row { body: Json(&[REAUTH], &[("/password", Refused(&[403])), ("/code", Refused(&[403]))]), ..row("POST", "/api/v1/me/mfa/totp/remove", FreshTotp) },
-    Row { body: Json(&[REAUTH], &[("/password", Refused(&[403])), ("/code", Refused(&[403]))]), ..row("POST", "/api/v1/me/mfa/recovery-codes", FreshTotp) },
+    Row { body: Json(&[REAUTH], &[("/password", Refused(&[403])), ("/code", Refused(&[403]))]), refusal_writes: true, ..row("POST", "/api/v1/me/mfa/totp/remove", FreshTotp) },
+    Row { body: Json(&[REAUTH], &[("/password", Refused(&[403])), ("/code", Refused(&[403]))]), refusal_writes: true, ..row("POST", "/api/v1/me/mfa/recovery-codes", FreshTotp) },
     row("GET", "/api/v1/me/tokens", Owner),
     Row { body: Json(&[TOKEN], token_fields!("/api/v1/me/tokens")), ..row("POST", "/api/v1/me/tokens", Owner) },
     row("DELETE", "/api/v1/me/tokens/{id}", Owner),

@@ -62,7 +62,7 @@ impl Challenges {
 }
 
 impl Identity {
-    fn lockout_threshold(&self, tenant: Option<TenantId>) -> Result<u32> {
+    pub(crate) fn lockout_threshold(&self, tenant: Option<TenantId>) -> Result<u32> {
         Ok(match tenant {
             Some(t) => self.settings_doc(t)?.lockout_threshold,
             None => 20,

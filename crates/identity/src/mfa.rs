@@ -166,8 +166,10 @@ impl Identity {
         code: &str,
     ) -> Result<u64> {
         self.reauthenticate(user, password).await?;
-        self.check_totp(user, code, self.now())?
-            .ok_or(Error::ReauthFailed)
+        match self.check_totp(user, code, self.now())? {
+            Some(step) => Ok(step),
+            None => self.reauth_failed(user).await,
+        }
     }
 
     /// Removes the second factor (refused when it is mandatory for the account).

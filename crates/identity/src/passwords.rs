@@ -192,12 +192,26 @@ impl Identity {
         self.user_view_of(inv.tenant, id)
     }
 
-    /// Checks the account's current password (for changes to credentials).
+    /// Checks the account's current password (for changes to credentials). Guesses count like
+    /// failed logins: the same progressive delay, the same lockout, so a stolen session can not
+    /// be used to guess the password at leisure.
     pub(crate) async fn reauthenticate(
         &self,
         user: &UserDoc,
         password: Zeroizing<String>,
     ) -> Result<()> {
+        if user.locked_at.is_some() {
+            return Err(Error::ReauthFailed);
+        }
+        let now = self.now();
+        if let Some(allowed) =
+            crate::throttle::next_allowed(user.failed_logins, user.last_failure_at)
+            && now < allowed
+        {
+            return Err(Error::Throttled {
+                retry_after_secs: ((allowed - now) as u64).div_ceil(1000),
+            });
+        }
         let phc = match &user.password {
             Some(p) => {
                 let plain = self.inner.engine.open_field(
@@ -211,8 +225,26 @@ impl Identity {
         if self.inner.hasher.verify(password, phc).await? {
             Ok(())
         } else {
-            Err(Error::ReauthFailed)
+            self.reauth_failed(user).await
         }
+    }
+
+    /// Counts a failed re-authentication (password or code) as a failed login.
+    pub(crate) async fn reauth_failed<T>(&self, user: &UserDoc) -> Result<T> {
+        let threshold = self.lockout_threshold(user.tenant)?;
+        let lock = user.failed_logins + 1 >= threshold;
+        let change = UserChange::LoginFailed { lock };
+        self.inner
+            .engine
+            .commit(
+                scope_of(user.tenant),
+                &Event::UserChanged {
+                    user: user.id,
+                    change,
+                },
+            )
+            .await?;
+        Err(Error::ReauthFailed)
     }
 
     /// Creates a system administrator with a password (the CLI's `admin create`); the account

@@ -11,7 +11,7 @@ use crate::payloads::{self, Payload, enc};
 use crate::run::{CONFUSION, Case, Run, cut, limit};
 use crate::walk::{self, Kind, Loc};
 use crate::world::{Answer, Content, Cred, Mode};
-use crate::{Body, Norm, Read, Row, Rule};
+use crate::{Body, Norm, Read, Row, Rule, Who};
 
 /// What a refused value of a stored field may answer (409: the name or address is taken).
 const ECHO_REFUSALS: [u16; 3] = [400, 409, 422];
@@ -128,6 +128,11 @@ impl Run<'_> {
         let w = self.w;
         let path = w.path(&row.full_path(), Mode::Scratch, None);
         for (p, value) in self.values(rule, kind) {
+            // A refused re-authentication counts against its account (throttle, lockout):
+            // each case gets an account of its own.
+            if row.refusal_writes && matches!(row.who, Who::Fresh | Who::FreshTotp) {
+                *cred = w.caller(row.who).await;
+            }
             let (body, email) = match tmpl {
                 Tmpl::Text(t) => {
                     let filled = w.fill(t, cred, row).await;
