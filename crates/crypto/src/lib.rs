@@ -1,5 +1,6 @@
 //! Strongroom's cryptographic primitives: AES-256-GCM sealing and key wrapping, HMAC-SHA256
-//! keyed hashes (blind indexes), HKDF-SHA256 key derivation, SHA-256, API/session tokens, and
+//! keyed hashes (blind indexes), HKDF-SHA256 key derivation, SHA-256, Ed25519 signatures,
+//! API/session tokens, and
 //! the zeroizing [`Secret`] and [`Key256`] wrappers.
 //!
 //! Architecture invariant: this crate does no I/O. Its only contact with the operating system is
@@ -16,6 +17,7 @@ mod hash;
 mod key;
 mod rand;
 mod secret;
+mod sign;
 mod token;
 
 #[cfg(test)]
@@ -27,6 +29,9 @@ pub use hash::{Sha256, derive_key, keyed_hash, sha256};
 pub use key::Key256;
 pub use rand::random_bytes;
 pub use secret::Secret;
+pub use sign::{
+    PUBLIC_KEY_LEN, SIGNATURE_LEN, SigningKey, public_key_fingerprint, verify_signature,
+};
 pub use token::{ct_eq, generate_token, token_hash};
 pub use zeroize::{Zeroize, Zeroizing};
 
