@@ -14,6 +14,7 @@ mod headers;
 mod health;
 mod json;
 mod limiter;
+mod linger;
 mod openapi;
 mod record_routes;
 mod server;

@@ -1,6 +1,9 @@
 //! The TLS accept loop: every TCP connection must complete a TLS handshake within the configured
 //! time or it is dropped; only then does HTTP (h2 or http/1.1, by ALPN) begin. A plaintext HTTP
-//! request never reaches the router: it fails the handshake and gets no HTTP answer.
+//! request never reaches the router: it fails the handshake and gets no HTTP answer. A connection
+//! the server ends while the client may still be sending (a body the server answered without
+//! reading) is closed by a lingering close (`linger.rs`), so the client reads the answer instead
+//! of a TCP reset.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,6 +16,8 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
+
+use crate::linger::{LINGER, Lingering};
 
 /// Most connections served at once; further ones wait in the kernel backlog.
 const MAX_CONNECTIONS: usize = 4096;
@@ -107,6 +112,7 @@ impl Connection {
     async fn run(mut self, tcp: tokio::net::TcpStream) {
         let peer = self.peer;
         let _ = tcp.set_nodelay(true);
+        let (tcp, body_left_unread) = Lingering::new(tcp, LINGER);
         let tls =
             match tokio::time::timeout(self.handshake_timeout, self.acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => tls,
@@ -131,7 +137,8 @@ impl Connection {
             .header_read_timeout(HEADER_READ_TIMEOUT);
         let app = self
             .app
-            .layer(axum::Extension(crate::auth::ClientAddr(peer)));
+            .layer(axum::Extension(crate::auth::ClientAddr(peer)))
+            .layer(axum::Extension(body_left_unread));
         let service = TowerToHyperService::new(app);
         let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
         tokio::pin!(conn);

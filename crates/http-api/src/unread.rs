@@ -2,7 +2,9 @@
 //! refusal by an extractor, a rate limit, a time-out, a route that takes no body). hyper does not
 //! reuse such a connection, but without the header the client cannot know: it sends its next
 //! request on the pooled connection and sees it drop, which clients do not retry for POST, PUT
-//! or PATCH.
+//! or PATCH. It also marks the connection's [`BodyLeftUnread`]: the rest of the body is then read
+//! and discarded by the lingering close of `linger.rs`, so that the client, still sending it, is
+//! not reset before it reads the answer.
 //!
 //! Must never read, buffer or delay a body itself; it only watches whether the handler did.
 
@@ -17,6 +19,8 @@ use axum::http::{HeaderValue, Version, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use hyper::body::{Body as HttpBody, Frame, SizeHint};
+
+use crate::linger::BodyLeftUnread;
 
 /// A request body that records when it has been read to its end.
 struct Watched {
@@ -50,6 +54,7 @@ impl HttpBody for Watched {
 
 pub(crate) async fn close_if_body_unread(req: Request, next: Next) -> Response {
     let http1 = req.version() < Version::HTTP_2;
+    let linger = req.extensions().get::<BodyLeftUnread>().cloned();
     let finished = Arc::new(AtomicBool::new(false));
     let req = req.map(|inner| {
         if inner.is_end_stream() {
@@ -67,6 +72,9 @@ pub(crate) async fn close_if_body_unread(req: Request, next: Next) -> Response {
         response
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        if let Some(linger) = linger {
+            linger.mark();
+        }
     }
     response
 }

@@ -72,6 +72,58 @@ fn alpn_offers_h2_and_http1() {
     );
 }
 
+/// A handler that refuses a request before reading its body (here 401, no credential) ends the
+/// connection after its answer. A client still sending the body must be able to finish sending
+/// and then read the whole answer, ended by `close_notify`: the server half-closes and reads
+/// what is left (a lingering close) instead of closing a socket with unread bytes, which makes
+/// the kernel answer the client's next segment with a TCP reset. Found by schemathesis:
+/// "EOF occurred in violation of protocol" on a PUT whose body the server refused unread.
+#[test]
+fn an_early_refusal_reaches_a_client_still_sending_its_body() {
+    let layout = Layout::new();
+    let server = layout.serve();
+    // Far more than the kernel buffers of both ends hold, so the writes below can complete only
+    // if the server keeps reading after its answer.
+    const BODY: usize = 16 * 1024 * 1024;
+    let config = tls_client_config(&layout.cert_pem(), &[b"http/1.1"]);
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    let conn = rustls::ClientConnection::new(config, name).expect("client");
+    let tcp = TcpStream::connect(server.addr()).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    tcp.set_write_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    let head = format!(
+        "POST /api/v1/admin/tenants HTTP/1.1\r\nHost: localhost\r\n\
+         Content-Type: application/json\r\nContent-Length: {BODY}\r\n\r\n"
+    );
+    tls.write_all(head.as_bytes()).expect("request head");
+    let chunk = vec![b' '; 64 * 1024];
+    for sent in (0..BODY).step_by(chunk.len()) {
+        if let Err(e) = tls.write_all(&chunk) {
+            panic!(
+                "the server reset the connection after {sent} of {BODY} body bytes ({e}); \
+                 the client never gets to read the answer"
+            );
+        }
+    }
+    let mut answer = Vec::new();
+    let read = tls.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer);
+    read.unwrap_or_else(|e| panic!("the answer did not end with close_notify ({e}): {text:?}"));
+    assert!(text.starts_with("HTTP/1.1 401 "), "{text:?}");
+    assert!(
+        text.to_ascii_lowercase()
+            .contains("\r\nconnection: close\r\n"),
+        "{text:?}"
+    );
+    assert!(
+        text.ends_with('}'),
+        "the problem body is cut short: {text:?}"
+    );
+}
+
 /// A client that speaks TLS 1.2 only and trusts the instance's certificate.
 fn tls12_only(layout: &Layout) -> Arc<rustls::ClientConfig> {
     let pem = std::fs::read(layout.cert_pem()).expect("cert");
