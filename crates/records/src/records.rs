@@ -50,6 +50,15 @@ pub struct ListOptions {
     pub limit: Option<u32>,
 }
 
+/// A record located (collection and row read) but still sealed.
+pub struct Found {
+    tenant: TenantId,
+    collection: Collection,
+    row: RecordRow,
+    /// Who owns it, for owner-only rights.
+    pub owner: UserId,
+}
+
 /// A precondition from `If-Match`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IfMatch {
@@ -279,6 +288,28 @@ impl Records {
         let c = self.collection(tenant, collection)?;
         let row = self.row(tenant, &c, id)?;
         self.view(tenant, &c, &row)
+    }
+
+    /// A record found but not opened: the caller authorises on its `owner`, then
+    /// [`Records::open_record`] unseals it (one lookup for both).
+    pub fn find_record(&self, tenant: TenantId, collection: &str, id: RecordId) -> Result<Found> {
+        let c = self.collection(tenant, collection)?;
+        let row = self.row(tenant, &c, id)?;
+        let owner = row
+            .owner
+            .parse()
+            .map_err(|e| Error::Corrupt(format!("{e}")))?;
+        Ok(Found {
+            tenant,
+            collection: c,
+            row,
+            owner,
+        })
+    }
+
+    /// Unseals a record [`Records::find_record`] found.
+    pub fn open_record(&self, found: &Found) -> Result<RecordView> {
+        self.view(found.tenant, &found.collection, &found.row)
     }
 
     /// Replaces (`patch = false`) or merge-patches the body, when `if_match` holds.
