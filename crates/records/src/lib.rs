@@ -20,7 +20,7 @@ use engine::Engine;
 pub use attachments::{AttachmentView, Download};
 pub use collections::{Collection, CollectionView};
 pub use error::{Error, Result};
-pub use records::{Found, IfMatch, ListOptions, MAX_PAGE, RecordPage, RecordView};
+pub use records::{Found, IfMatch, ListOptions, MAX_PAGE, RecordData, RecordPage, RecordView};
 
 /// The records service; cheap to clone.
 #[derive(Clone)]
