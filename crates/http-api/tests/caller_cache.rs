@@ -204,10 +204,16 @@ async fn a_role_definition_change_applies_to_the_next_request() {
 async fn suspending_the_tenant_ends_cached_callers_at_once() {
     let s = setup().await;
     let suspend = |what: &str| format!("/api/v1/admin/tenants/{}/{what}", s.t);
-    let r = s.app.post(&suspend("suspend"), &s.app.root(), json!({})).await;
+    let r = s
+        .app
+        .post(&suspend("suspend"), &s.app.root(), json!({}))
+        .await;
     assert!(r.status.is_success(), "{:?}", r.body);
     assert_eq!(s.list(&s.user.bearer()).await, StatusCode::UNAUTHORIZED);
-    let r = s.app.post(&suspend("resume"), &s.app.root(), json!({})).await;
+    let r = s
+        .app
+        .post(&suspend("resume"), &s.app.root(), json!({}))
+        .await;
     assert!(r.status.is_success(), "{:?}", r.body);
     assert_eq!(s.list(&s.user.bearer()).await, StatusCode::OK);
 }
