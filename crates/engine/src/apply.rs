@@ -5,6 +5,7 @@
 //! would make the journal impossible to replay. Only undecryptable or malformed entries fail.
 //! Apply is deterministic: every timestamp comes from the entry header, never from a clock.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use keyring::Keyring;
@@ -20,6 +21,9 @@ use crate::{Error, Result};
 pub struct Applier {
     pub keys: Arc<RwLock<Keyring>>,
     pub state: Arc<StateStore>,
+    /// Moves after every state transaction that applied an event for which
+    /// [`Event::changes_definitions`] holds (see [`crate::Engine::epoch`]).
+    pub epoch: Arc<AtomicU64>,
 }
 
 impl Applier {
@@ -30,7 +34,7 @@ impl Applier {
             let keys = self.keys.read().map_err(|_| Error::Poisoned)?;
             keys.key(&header.scope.key_name(), header.key_version)?
         };
-        let plain = crypto::open(&key, &header.aad(), body)?;
+        let plain = crate::seal::open(&key, &header.aad(), body)?;
         let body: Body = serde_json::from_slice(&plain).map_err(|e| {
             Error::Envelope(format!(
                 "entry {}: body is not an event list: {e}",
@@ -68,6 +72,14 @@ impl Applier {
                 hash: last.hash,
             })
         })?;
+        // After the commit, never before: a reader that saw the old epoch and then read the new
+        // state caches it under the old epoch, which is already stale.
+        if decoded
+            .iter()
+            .any(|(_, events)| events.iter().any(Event::changes_definitions))
+        {
+            self.epoch.fetch_add(1, Ordering::SeqCst);
+        }
         Ok(())
     }
 }

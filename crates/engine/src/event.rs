@@ -88,6 +88,25 @@ pub enum UserChange {
     Unlocked,
 }
 
+impl Event {
+    /// False only for the events that change record data or note activity, which no cache of
+    /// definitions depends on; every other event, including any event added later, moves
+    /// [`crate::Engine::epoch`].
+    pub fn changes_definitions(&self) -> bool {
+        !matches!(
+            self,
+            Event::RecordCreated { .. }
+                | Event::RecordUpdated { .. }
+                | Event::RecordDeleted { .. }
+                | Event::IdempotencySaved { .. }
+                | Event::AttachmentAdded { .. }
+                | Event::AttachmentDeleted { .. }
+                | Event::SessionTouched { .. }
+                | Event::TokenUsed { .. }
+        )
+    }
+}
+
 /// Every durable change.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]

@@ -38,7 +38,7 @@ impl Engine {
             keys.current(&at.scope.key_name())?
         };
         let mut out = version.to_be_bytes().to_vec();
-        out.extend_from_slice(&crypto::seal(&key, &at.aad(), plaintext));
+        out.extend_from_slice(&crate::seal::seal(&key, &at.aad(), plaintext));
         Ok(out)
     }
 
@@ -54,7 +54,7 @@ impl Engine {
             let keys = self.inner.keys.read().map_err(|_| Error::Poisoned)?;
             keys.key(&at.scope.key_name(), u32::from_be_bytes(*version))?
         };
-        Ok(crypto::open(&key, &at.aad(), body)?)
+        Ok(crate::seal::open(&key, &at.aad(), body)?)
     }
 }
 
@@ -68,7 +68,7 @@ pub struct SealingKey {
 impl SealingKey {
     pub fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
         let mut out = self.version.to_be_bytes().to_vec();
-        out.extend_from_slice(&crypto::seal(&self.key, aad, plaintext));
+        out.extend_from_slice(&crate::seal::seal(&self.key, aad, plaintext));
         out
     }
 }
@@ -95,6 +95,6 @@ impl Engine {
             let keys = self.inner.keys.read().map_err(|_| Error::Poisoned)?;
             keys.key(&scope.key_name(), u32::from_be_bytes(*version))?
         };
-        Ok(crypto::open(&key, aad, body)?)
+        Ok(crate::seal::open(&key, aad, body)?)
     }
 }

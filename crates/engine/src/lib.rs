@@ -15,8 +15,9 @@ pub mod model;
 mod open;
 mod paths;
 mod rebuild;
+mod seal;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crypto::Secret;
@@ -117,6 +118,7 @@ struct Inner {
     state: Arc<StateStore>,
     clock: Arc<dyn Clock>,
     state_failed: Arc<AtomicBool>,
+    epoch: Arc<AtomicU64>,
     _locks: lock::DirLocks,
 }
 
@@ -143,6 +145,15 @@ impl Engine {
 
     pub fn now(&self) -> Timestamp {
         self.inner.clock.now()
+    }
+
+    /// A counter that moves right after the state applied an entry that changed anything but
+    /// record data and activity: accounts, sessions, tokens, roles, settings, tenants,
+    /// collections, keys ([`Event::changes_definitions`]). A cache of values derived from that
+    /// state reads the epoch *before* reading the state, stores it beside the value, and drops
+    /// the value when the epoch has moved since.
+    pub fn epoch(&self) -> u64 {
+        self.inner.epoch.load(Ordering::SeqCst)
     }
 
     /// `Healthy` only when both mirrors take writes and the state keeps up.
@@ -173,7 +184,7 @@ impl Engine {
             serde_json::to_vec(&event::BodyRef { events })
                 .map_err(|e| Error::Envelope(e.to_string()))?,
         );
-        let sealed = crypto::seal(&key, &header.aad(), &body);
+        let sealed = seal::seal(&key, &header.aad(), &body);
         Ok((header, envelope::encode(&header, &sealed)))
     }
 

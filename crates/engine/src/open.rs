@@ -91,9 +91,11 @@ impl Engine {
         let now = options.clock.now().millis();
         let keys = Arc::new(RwLock::new(load_keys(paths, fresh, now, &mut report)?));
         let state = Arc::new(StateStore::open(&paths.state())?);
+        let epoch = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let applier = Applier {
             keys: Arc::clone(&keys),
             state: Arc::clone(&state),
+            epoch: Arc::clone(&epoch),
         };
         let state_failed = Arc::new(AtomicBool::new(false));
         let hook = {
@@ -120,6 +122,7 @@ impl Engine {
                 state,
                 clock: options.clock,
                 state_failed,
+                epoch,
                 _locks: locks,
             }),
         };

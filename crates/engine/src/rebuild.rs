@@ -48,6 +48,7 @@ pub fn rebuild_state(paths: &Paths, options: Options) -> Result<RebuildReport> {
         let applier = Applier {
             keys: Arc::clone(&engine.inner.keys),
             state: Arc::clone(&state),
+            epoch: Arc::default(),
         };
         catch_up(engine.journal(), &applier, &mut report)?;
         state.digest()?

@@ -496,10 +496,26 @@ async fn show_record(
     Path((t, c, r)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
     let (t, r) = (tenant_of(&t)?, record_id(&r)?);
-    authorize_record(&auth, &state, t, &c, r, RecordAction::Read)?;
+    let action = Action::Record(RecordAction::Read);
+    auth.require(
+        action,
+        &Resource::Collection {
+            tenant: t,
+            name: &c,
+        },
+    )?;
+    let found = state.records.find_record(t, &c, r)?;
+    auth.require(
+        action,
+        &Resource::Record {
+            tenant: t,
+            collection: &c,
+            owner: found.owner,
+        },
+    )?;
     Ok(record_response(
         StatusCode::OK,
-        state.records.get_record(t, &c, r)?,
+        state.records.open_record(&found)?,
     ))
 }
 

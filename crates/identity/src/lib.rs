@@ -6,6 +6,7 @@
 //! duration of a call. Callers authorise (`access::authorize`) before calling an administrative
 //! function; the functions that take a [`Caller`] check ownership themselves.
 
+mod callers;
 mod error;
 mod hasher;
 mod login;
@@ -94,6 +95,7 @@ struct Inner {
     throttle: throttle::Throttle,
     challenges: login::Challenges,
     activity: sessions::Activity,
+    callers: callers::Callers,
 }
 
 impl Identity {
@@ -111,6 +113,7 @@ impl Identity {
                 throttle: throttle::Throttle::default(),
                 challenges: login::Challenges::default(),
                 activity: sessions::Activity::default(),
+                callers: callers::Callers::default(),
             }),
         }
     }

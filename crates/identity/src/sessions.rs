@@ -9,6 +9,7 @@ use engine::event::Event;
 use engine::model::{SessionDoc, TokenDoc, UserDoc, UserStatus};
 use types::{SessionId, TokenId};
 
+use crate::callers::Credential as Cached;
 use crate::{Caller, Credential, Error, Identity, Result, SessionView, scope_of};
 
 /// In-memory activity: last seen per session, last journaled touch per session and token.
@@ -75,11 +76,7 @@ impl Identity {
     pub async fn authenticate_session(&self, secret: &str) -> Result<Caller> {
         let now = self.now();
         let hash = crypto::token_hash(secret);
-        let session = self
-            .inner
-            .engine
-            .find_doc::<SessionDoc>("sessions", &hash)?
-            .ok_or(Error::Unauthenticated)?;
+        let (session, caller) = self.session_caller(&hash)?;
         let idle_since = self.inner.activity.last_seen(&session);
         if session.revoked_at.is_some()
             || now >= session.expires_at
@@ -87,10 +84,6 @@ impl Identity {
         {
             return Err(Error::Unauthenticated);
         }
-        let user = self
-            .user(session.tenant, session.user)
-            .map_err(|_| Error::Unauthenticated)?;
-        self.live_user(&user)?;
         if self
             .inner
             .activity
@@ -106,13 +99,35 @@ impl Identity {
                 )
                 .await?;
         }
+        Ok(caller)
+    }
+
+    /// The session behind a secret's hash and the caller it makes, from the cache or the state
+    /// (then cached). Checks the account and tenant; the caller checks times and revocation.
+    fn session_caller(&self, hash: &[u8; 32]) -> Result<(SessionDoc, Caller)> {
+        let epoch = self.inner.engine.epoch();
+        if let Some((Cached::Session(session), caller)) = self.inner.callers.get(hash, epoch) {
+            return Ok((session, caller));
+        }
+        let session = self
+            .inner
+            .engine
+            .find_doc::<SessionDoc>("sessions", hash)?
+            .ok_or(Error::Unauthenticated)?;
+        if session.revoked_at.is_some() {
+            return Err(Error::Unauthenticated);
+        }
+        let user = self
+            .user(session.tenant, session.user)
+            .map_err(|_| Error::Unauthenticated)?;
+        self.live_user(&user)?;
         let principal = self.principal_for(
             &user,
             Via::Session {
                 restricted: session.restricted,
             },
         )?;
-        Ok(Caller {
+        let caller = Caller {
             principal,
             credential: Credential::Session {
                 id: session.id,
@@ -120,18 +135,53 @@ impl Identity {
             },
             tenant: session.tenant,
             user: Some(user),
-        })
+        };
+        self.inner.callers.put(
+            *hash,
+            epoch,
+            Cached::Session(session.clone()),
+            caller.clone(),
+        );
+        Ok((session, caller))
     }
 
     /// The caller behind an API token secret, or `Unauthenticated`.
     pub async fn authenticate_token(&self, secret: &str) -> Result<Caller> {
         let now = self.now();
+        let hash = crypto::token_hash(secret);
+        let (token, caller) = self.token_caller(&hash)?;
+        if token.revoked_at.is_some() || token.expires_at.is_some_and(|e| now >= e) {
+            return Err(Error::Unauthenticated);
+        }
+        if self
+            .inner
+            .activity
+            .touch_token(&token, now, self.inner.config.touch_interval_ms)
+        {
+            self.inner
+                .engine
+                .commit(
+                    scope_of(token.tenant),
+                    &Event::TokenUsed { token: token.id },
+                )
+                .await?;
+        }
+        Ok(caller)
+    }
+
+    /// The token behind a secret's hash and the caller it makes, from the cache or the state
+    /// (then cached). Checks the owner's account and tenant; the caller checks expiry.
+    fn token_caller(&self, hash: &[u8; 32]) -> Result<(TokenDoc, Caller)> {
+        let epoch = self.inner.engine.epoch();
+        if let Some((Cached::Token(token), caller)) = self.inner.callers.get(hash, epoch) {
+            return Ok((token, caller));
+        }
         let token = self
             .inner
             .engine
-            .find_token(secret)?
+            .find_doc::<TokenDoc>("tokens", hash)?
             .ok_or(Error::Unauthenticated)?;
-        if token.revoked_at.is_some() || token.expires_at.is_some_and(|e| now >= e) {
+        if token.revoked_at.is_some() {
             return Err(Error::Unauthenticated);
         }
         let caller = match (token.principal, token.owner) {
@@ -164,20 +214,10 @@ impl Identity {
             }
             (engine::TokenPrincipal::User, None) => return Err(Error::Unauthenticated),
         };
-        if self
-            .inner
-            .activity
-            .touch_token(&token, now, self.inner.config.touch_interval_ms)
-        {
-            self.inner
-                .engine
-                .commit(
-                    scope_of(token.tenant),
-                    &Event::TokenUsed { token: token.id },
-                )
-                .await?;
-        }
-        Ok(caller)
+        self.inner
+            .callers
+            .put(*hash, epoch, Cached::Token(token.clone()), caller.clone());
+        Ok((token, caller))
     }
 
     /// Ends the caller's session.

@@ -216,7 +216,16 @@ impl Writer {
     }
 
     /// Applies `op` to mirror a on this thread and to mirror b on its worker, at the same time.
+    ///
+    /// Only a benchmark build with the `bench-without-promises` feature (which refuses to listen
+    /// beyond loopback) writes mirror a alone, to measure what the second location costs.
     fn on_both(&mut self, op: Op) -> Result<(), Failure> {
+        if cfg!(feature = "bench-without-promises") {
+            return self.a.apply(&op).map_err(|cause| Failure {
+                mirror: self.a.dir().to_path_buf(),
+                cause,
+            });
+        }
         let started = self.b.start(op.clone());
         let ra = self.a.apply(&op);
         let rb = if started {

@@ -13,6 +13,39 @@ use crate::{Error, Records, Result};
 
 const NAME_INDEX: &str = "strongroom/index/v1|collections|name";
 
+/// Most collections kept opened in memory.
+const MAX_CACHED: usize = 1_000;
+
+/// Opened collections (name and schema unsealed) by tenant and name, so that a request on a
+/// record does not look up, open and parse its collection each time. An entry holds the
+/// [`engine::Engine::epoch`] read before the collection was read, and counts only while the
+/// epoch has not moved: every collection change (and every other change of definitions) moves
+/// it, so a cached schema never outlives a change. Bounded by [`MAX_CACHED`].
+#[derive(Default)]
+pub(crate) struct CollectionCache {
+    map: std::sync::Mutex<std::collections::HashMap<(TenantId, String), (u64, Collection)>>,
+}
+
+impl CollectionCache {
+    fn get(&self, tenant: TenantId, name: &str, epoch: u64) -> Option<Collection> {
+        let map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(&(tenant, name.to_owned()))
+            .filter(|(at, _)| *at == epoch)
+            .map(|(_, c)| c.clone())
+    }
+
+    fn put(&self, tenant: TenantId, name: &str, epoch: u64, c: &Collection) {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= MAX_CACHED {
+            map.retain(|_, (at, _)| *at == epoch);
+            if map.len() >= MAX_CACHED {
+                map.clear();
+            }
+        }
+        map.insert((tenant, name.to_owned()), (epoch, c.clone()));
+    }
+}
+
 /// A collection as its users see it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct CollectionView {
@@ -72,12 +105,19 @@ impl Records {
         if !valid_name(name) {
             return Err(Error::NotFound("collection"));
         }
+        // Read before the state: see `CollectionCache`.
+        let epoch = self.engine.epoch();
+        if let Some(c) = self.collections.get(tenant, name, epoch) {
+            return Ok(c);
+        }
         let index = self.name_index(tenant, name)?;
         let doc = self
             .engine
             .find_doc::<CollectionDoc>(&tenant.to_string(), &index.0)?
             .ok_or(Error::NotFound("collection"))?;
-        self.open(doc)
+        let c = self.open(doc)?;
+        self.collections.put(tenant, name, epoch, &c);
+        Ok(c)
     }
 
     pub(crate) fn collection_by_id(&self, tenant: TenantId, id: &str) -> Result<Collection> {

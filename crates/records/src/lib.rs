@@ -20,13 +20,14 @@ use engine::Engine;
 pub use attachments::{AttachmentView, Download};
 pub use collections::{Collection, CollectionView};
 pub use error::{Error, Result};
-pub use records::{IfMatch, ListOptions, MAX_PAGE, RecordPage, RecordView};
+pub use records::{Found, IfMatch, ListOptions, MAX_PAGE, RecordData, RecordPage, RecordView};
 
 /// The records service; cheap to clone.
 #[derive(Clone)]
 pub struct Records {
     engine: Engine,
     locks: Arc<Locks>,
+    collections: Arc<collections::CollectionCache>,
     blobs: Arc<std::sync::OnceLock<blobstore::BlobStore>>,
     /// Content types attachments may have.
     pub allowed_types: Arc<Vec<String>>,
@@ -58,6 +59,7 @@ impl Records {
         Self {
             engine,
             locks: Arc::new(Locks::default()),
+            collections: Arc::default(),
             blobs: Arc::new(std::sync::OnceLock::new()),
             allowed_types: Arc::new(
                 attachments::DEFAULT_TYPES

@@ -5,6 +5,7 @@ use engine::event::{Blob, Event};
 use engine::fields::FieldRef;
 use engine::model::{AttachmentDoc, IdempotencyDoc};
 use engine::{RecordQuery, RecordRow, Scope, Sort};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use types::{CollectionId, RecordId, TenantId, UserId};
 
@@ -27,7 +28,56 @@ pub struct RecordView {
     pub created_at: i64,
     pub updated_at: i64,
     pub version: u64,
-    pub data: Map<String, Value>,
+    /// One member per declared field.
+    #[schema(value_type = Object)]
+    pub data: RecordData,
+}
+
+/// A record's data: the JSON object exactly as it was stored (the encoding of a validated
+/// `Map`), kept as checked text so that reading or listing records does not parse every value
+/// into a tree and encode it again. Serialises as that object.
+#[derive(Debug, Clone)]
+pub struct RecordData(Box<RawValue>);
+
+impl RecordData {
+    /// From the bytes [`RecordData::encode`] produced (checked to be one JSON object).
+    fn from_stored(bytes: &[u8]) -> Result<RecordData> {
+        let raw: Box<RawValue> = serde_json::from_slice(bytes)
+            .map_err(|e| Error::Corrupt(format!("record body: {e}")))?;
+        if !raw.get().starts_with('{') {
+            return Err(Error::Corrupt("record body is not a JSON object".into()));
+        }
+        Ok(RecordData(raw))
+    }
+
+    /// The stored encoding of validated data.
+    fn encode(data: &Map<String, Value>) -> Result<(Vec<u8>, RecordData)> {
+        let text = serde_json::to_string(data).map_err(|e| Error::Corrupt(e.to_string()))?;
+        let raw = RawValue::from_string(text).map_err(|e| Error::Corrupt(e.to_string()))?;
+        Ok((raw.get().as_bytes().to_vec(), RecordData(raw)))
+    }
+
+    /// The data as a JSON object.
+    pub fn to_map(&self) -> Result<Map<String, Value>> {
+        serde_json::from_str(self.0.get()).map_err(|e| Error::Corrupt(format!("record body: {e}")))
+    }
+
+    /// The JSON text of the object.
+    pub fn as_str(&self) -> &str {
+        self.0.get()
+    }
+}
+
+impl PartialEq for RecordData {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.get() == other.0.get()
+    }
+}
+
+impl serde::Serialize for RecordData {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
 }
 
 /// One page of a listing; `next` is an opaque cursor.
@@ -48,6 +98,15 @@ pub struct ListOptions {
     pub sort: Option<String>,
     pub after: Option<String>,
     pub limit: Option<u32>,
+}
+
+/// A record located (collection and row read) but still sealed.
+pub struct Found {
+    tenant: TenantId,
+    collection: Collection,
+    row: RecordRow,
+    /// Who owns it, for owner-only rights.
+    pub owner: UserId,
 }
 
 /// A precondition from `If-Match`.
@@ -132,8 +191,7 @@ impl Records {
         let plain = self
             .engine
             .open_field(body_field(tenant, &row.id), &row.body)?;
-        let data: Map<String, Value> = serde_json::from_slice(&plain)
-            .map_err(|e| Error::Corrupt(format!("record body: {e}")))?;
+        let data = RecordData::from_stored(&plain)?;
         Ok(RecordView {
             id: row.id.parse().map_err(|e| Error::Corrupt(format!("{e}")))?,
             collection: c.name.clone(),
@@ -217,9 +275,9 @@ impl Records {
     ) -> Result<RecordView> {
         let record = idem.as_ref().map_or_else(RecordId::random, |d| d.record);
         let row = record.to_string();
-        let plain = serde_json::to_vec(&data).map_err(|e| Error::Corrupt(e.to_string()))?;
-        let body = Blob(self.engine.seal_field(body_field(tenant, &row), &plain)?);
         let index = self.index_hashes(tenant, c, &data)?;
+        let (plain, data) = RecordData::encode(&data)?;
+        let body = Blob(self.engine.seal_field(body_field(tenant, &row), &plain)?);
         let mut events = vec![Event::RecordCreated {
             record,
             tenant,
@@ -292,6 +350,28 @@ impl Records {
         self.view(tenant, &c, &row)
     }
 
+    /// A record found but not opened: the caller authorises on its `owner`, then
+    /// [`Records::open_record`] unseals it (one lookup for both).
+    pub fn find_record(&self, tenant: TenantId, collection: &str, id: RecordId) -> Result<Found> {
+        let c = self.collection(tenant, collection)?;
+        let row = self.row(tenant, &c, id)?;
+        let owner = row
+            .owner
+            .parse()
+            .map_err(|e| Error::Corrupt(format!("{e}")))?;
+        Ok(Found {
+            tenant,
+            collection: c,
+            row,
+            owner,
+        })
+    }
+
+    /// Unseals a record [`Records::find_record`] found.
+    pub fn open_record(&self, found: &Found) -> Result<RecordView> {
+        self.view(found.tenant, &found.collection, &found.row)
+    }
+
     /// Replaces (`patch = false`) or merge-patches the body, when `if_match` holds.
     pub async fn update_record(
         &self,
@@ -311,18 +391,18 @@ impl Records {
             return Err(Error::PreconditionFailed { current });
         }
         let data = if patch {
-            let old = self.view(tenant, &c, &row)?.data;
+            let old = self.view(tenant, &c, &row)?.data.to_map()?;
             schema::patch(&c.schema, &old, body).map_err(Error::Invalid)?
         } else {
             schema::validate(&c.schema, body).map_err(Error::Invalid)?
         };
         self.check_references(tenant, &c, &data)?;
-        let plain = serde_json::to_vec(&data).map_err(|e| Error::Corrupt(e.to_string()))?;
+        let index = self.index_hashes(tenant, &c, &data)?;
+        let (plain, data) = RecordData::encode(&data)?;
         let sealed = Blob(
             self.engine
                 .seal_field(body_field(tenant, &row.id), &plain)?,
         );
-        let index = self.index_hashes(tenant, &c, &data)?;
         let version = current + 1;
         let lock = self.version_lock(&row.id);
         let _guard = lock.lock().await;

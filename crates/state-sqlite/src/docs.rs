@@ -31,13 +31,15 @@ fn sql(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
 }
 
 pub(crate) fn put(c: &Connection, path: &Path, doc: &Doc) -> Result<()> {
-    c.execute(
+    c.prepare_cached(
         "INSERT INTO docs (kind, id, realm, lookup, parent, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
          ON CONFLICT (kind, id) DO UPDATE SET realm = ?3, lookup = ?4, parent = ?5, doc = ?6",
-        params![
-            doc.kind, doc.id, doc.realm, doc.lookup, doc.parent, doc.body
-        ],
     )
+    .and_then(|mut s| {
+        s.execute(params![
+            doc.kind, doc.id, doc.realm, doc.lookup, doc.parent, doc.body
+        ])
+    })
     .map_err(sql(path))?;
     Ok(())
 }
@@ -78,11 +80,10 @@ pub(crate) fn get(
     id: &str,
 ) -> Result<Option<Doc>> {
     let r = c
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM docs WHERE kind = ?1 AND id = ?2"),
-            params![kind, id],
-            raw,
-        )
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM docs WHERE kind = ?1 AND id = ?2"
+        ))
+        .and_then(|mut s| s.query_row(params![kind, id], raw))
         .optional()
         .map_err(sql(path))?;
     Ok(r.map(|r| doc(kind, r)))
@@ -96,11 +97,10 @@ pub(crate) fn find_by_lookup(
     lookup: &[u8],
 ) -> Result<Option<Doc>> {
     let r = c
-        .query_row(
-            &format!("SELECT {COLUMNS} FROM docs WHERE kind = ?1 AND realm = ?2 AND lookup = ?3"),
-            params![kind, realm, lookup],
-            raw,
-        )
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM docs WHERE kind = ?1 AND realm = ?2 AND lookup = ?3"
+        ))
+        .and_then(|mut s| s.query_row(params![kind, realm, lookup], raw))
         .optional()
         .map_err(sql(path))?;
     Ok(r.map(|r| doc(kind, r)))

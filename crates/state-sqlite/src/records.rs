@@ -66,18 +66,16 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordRow> {
 }
 
 pub(crate) fn put(c: &Connection, path: &Path, rec: &RecordRow, index: &[Vec<u8>]) -> Result<()> {
-    c.execute(
+    c.prepare_cached(
         "INSERT INTO records (id, tenant, collection, owner, created_at, updated_at, version, body) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (id) DO UPDATE SET \
          updated_at = ?6, version = ?7, body = ?8",
-        params![rec.id, rec.tenant, rec.collection, rec.owner, rec.created_at, rec.updated_at, rec.version, rec.body],
     )
+    .and_then(|mut s| s.execute(params![rec.id, rec.tenant, rec.collection, rec.owner, rec.created_at, rec.updated_at, rec.version, rec.body]))
     .map_err(sql(path))?;
-    c.execute(
-        "DELETE FROM record_index WHERE record = ?1",
-        params![rec.id],
-    )
-    .map_err(sql(path))?;
+    c.prepare_cached("DELETE FROM record_index WHERE record = ?1")
+        .and_then(|mut s| s.execute(params![rec.id]))
+        .map_err(sql(path))?;
     let mut stmt = c
         .prepare_cached("INSERT OR IGNORE INTO record_index (collection, value_hash, record) VALUES (?1, ?2, ?3)")
         .map_err(sql(path))?;
@@ -98,13 +96,10 @@ pub(crate) fn delete(c: &Connection, path: &Path, id: &str) -> Result<bool> {
 }
 
 pub(crate) fn get(c: &Connection, path: &Path, id: &str) -> Result<Option<RecordRow>> {
-    c.query_row(
-        &format!("SELECT {COLUMNS} FROM records r WHERE r.id = ?1"),
-        params![id],
-        row,
-    )
-    .optional()
-    .map_err(sql(path))
+    c.prepare_cached(&format!("SELECT {COLUMNS} FROM records r WHERE r.id = ?1"))
+        .and_then(|mut s| s.query_row(params![id], row))
+        .optional()
+        .map_err(sql(path))
 }
 
 pub(crate) fn count(c: &Connection, path: &Path, collection: &str) -> Result<i64> {

@@ -64,9 +64,8 @@ fn sql(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
 
 pub(crate) fn applied(c: &Connection, path: &Path) -> Result<Applied> {
     let (seq, hash): (i64, Vec<u8>) = c
-        .query_row("SELECT applied_seq, applied_hash FROM meta", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
+        .prepare_cached("SELECT applied_seq, applied_hash FROM meta")
+        .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))))
         .map_err(sql(path))?;
     let hash: [u8; 32] = hash
         .try_into()
@@ -101,11 +100,10 @@ const TENANT_COLUMNS: &str = "id, name_sealed, status, created_at, updated_at";
 
 pub(crate) fn find_tenant(c: &Connection, path: &Path, id: TenantId) -> Result<Option<TenantRow>> {
     let raw = c
-        .query_row(
-            &format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = ?1"),
-            params![id.to_string()],
-            raw_tenant,
-        )
+        .prepare_cached(&format!(
+            "SELECT {TENANT_COLUMNS} FROM tenants WHERE id = ?1"
+        ))
+        .and_then(|mut s| s.query_row(params![id.to_string()], raw_tenant))
         .optional()
         .map_err(sql(path))?;
     raw.map(|r| tenant(path, r)).transpose()

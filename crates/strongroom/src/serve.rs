@@ -31,7 +31,17 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         eprintln!("refusing to start: fix the settings named above (`strongroom config check`)");
         return Ok(ExitCode::from(2));
     }
+    if let Err(why) =
+        crate::bench_build::check_listen(config.server.listen, crate::bench_build::ENABLED)
+    {
+        eprintln!("error: {why}");
+        return Ok(ExitCode::from(2));
+    }
     init_logging(&config);
+    if crate::bench_build::ENABLED {
+        println!("{}", crate::bench_build::WARNING);
+        tracing::warn!("{}", crate::bench_build::WARNING);
+    }
     let paths = settings::paths(&config);
     let options = Options {
         segment_bytes: config.storage.segment_bytes,
