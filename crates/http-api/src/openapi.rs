@@ -161,7 +161,8 @@ pub(crate) fn document(attachment_types: &[String]) -> serde_json::Value {
 }
 
 /// Replaces the placeholder `application/octet-stream` of the file upload and download with the
-/// allowed types, so the document states what the server takes and gives.
+/// allowed types, so the document states what the server takes and gives (bytes; for JSON
+/// types any JSON value, since that is how a client reads them).
 fn file_types(doc: &mut serde_json::Value, types: &[String]) {
     let file = "~1api~1v1~1tenants~1{tenant}~1records~1{collection}~1{record}~1attachments";
     let places = [
@@ -174,7 +175,13 @@ fn file_types(doc: &mut serde_json::Value, types: &[String]) {
             && let Some(schema) = content.remove("application/octet-stream")
         {
             for t in types {
-                content.insert(t.clone(), schema.clone());
+                // A JSON file is read as JSON by clients and fuzzers: any JSON value.
+                let json = t == "application/json" || t.ends_with("+json");
+                let schema = match json {
+                    true => serde_json::json!({ "schema": {} }),
+                    false => schema.clone(),
+                };
+                content.insert(t.clone(), schema);
             }
         }
     }
