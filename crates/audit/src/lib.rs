@@ -1,0 +1,28 @@
+//! The audit log (P16): one event per security-relevant act, kept in a journal of its own (two
+//! locations, hash chain, group commit) and signed at checkpoints with an Ed25519 key kept apart
+//! from the master key, so that a copy of the files and the public key are enough to show that
+//! nothing was edited, removed, reordered or cut off. See `docs/design/audit.md`.
+//!
+//! Built so far: the event model with its injection-safe text rendering (`event`) and the signed
+//! checkpoint format (`checkpoint`). There is, and must never be, a function that edits or
+//! deletes an event.
+
+pub mod checkpoint;
+pub mod event;
+
+pub use checkpoint::Checkpoint;
+pub use event::{Actor, ActorKind, AuditEvent, Client, Outcome, Resource};
+
+/// What can go wrong in this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bytes that are not a checkpoint of this format.
+    #[error("malformed checkpoint: {0}")]
+    Malformed(&'static str),
+    /// A checkpoint whose signature does not verify under the given public key.
+    #[error("checkpoint at seq {seq}: the signature does not verify")]
+    BadSignature { seq: u64 },
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
