@@ -16,25 +16,38 @@ pub enum Error {
         source: io::Error,
     },
 
-    /// The master key file is readable or writable by group or others.
+    /// A key file (the master key, the audit signing key) is readable or writable by group or
+    /// others.
     #[error(
-        "master key file {path} has mode {mode:04o}; it must be readable by its owner only \
+        "{what} file {path} has mode {mode:04o}; it must be readable by its owner only \
          (no group or other bits): run `chmod 600 {path}`",
         path = path.display()
     )]
-    MasterKeyPermissions { path: PathBuf, mode: u32 },
+    KeyFilePermissions {
+        what: &'static str,
+        path: PathBuf,
+        mode: u32,
+    },
 
-    /// The master key path is a symlink, a directory or another non-regular file.
-    #[error("master key file {path} is {kind}, not a regular file; refusing to use it", path = path.display())]
-    MasterKeyNotRegular { path: PathBuf, kind: &'static str },
+    /// A key file path is a symlink, a directory or another non-regular file.
+    #[error("{what} file {path} is {kind}, not a regular file; refusing to use it", path = path.display())]
+    KeyFileNotRegular {
+        what: &'static str,
+        path: PathBuf,
+        kind: &'static str,
+    },
 
-    /// The master key file is not in the `strongroom-master-key v1` format.
-    #[error("master key file {path} is malformed: {reason}", path = path.display())]
-    MasterKeyFormat { path: PathBuf, reason: &'static str },
+    /// A key file is not in its format.
+    #[error("{what} file {path} is malformed: {reason}", path = path.display())]
+    KeyFileFormat {
+        what: &'static str,
+        path: PathBuf,
+        reason: String,
+    },
 
-    /// `MasterKey::create` found a file already at the path.
-    #[error("master key file {path} already exists; refusing to overwrite it", path = path.display())]
-    MasterKeyExists { path: PathBuf },
+    /// Creating a key file found a file already at the path.
+    #[error("{what} file {path} already exists; refusing to overwrite it", path = path.display())]
+    KeyFileExists { what: &'static str, path: PathBuf },
 
     /// The master key given is not the one the keyring was made for.
     #[error("master key {given} does not open this keyring (made for {expected})")]

@@ -15,12 +15,15 @@ mod copies;
 mod document;
 mod error;
 mod fsutil;
+mod keyfile;
 mod keyring;
 mod master;
 mod rotation;
+mod signing;
 
 pub use document::{KEYRING_FILE, SYSTEM_SCOPE};
 pub use error::{Error, Result};
 pub use keyring::{Keyring, ScopeInfo, VersionInfo};
 pub use master::MasterKey;
 pub use rotation::{MasterRotation, load_master_for, next_key_path, rotate_master};
+pub use signing::{create_signing_key, load_signing_key};

@@ -37,7 +37,7 @@ fn create_never_overwrites() {
     let fx = Fixture::new();
     let first = MasterKey::create(&fx.key_path).unwrap();
     let err = MasterKey::create(&fx.key_path).unwrap_err();
-    assert!(matches!(err, Error::MasterKeyExists { .. }), "{err}");
+    assert!(matches!(err, Error::KeyFileExists { .. }), "{err}");
     assert_eq!(
         MasterKey::load(&fx.key_path).unwrap().fingerprint(),
         first.fingerprint()
@@ -56,7 +56,7 @@ fn any_group_or_other_bit_is_refused_with_the_chmod_hint() {
         let err = MasterKey::load(&fx.key_path).unwrap_err();
         let msg = err.to_string();
         assert!(
-            matches!(err, Error::MasterKeyPermissions { .. }),
+            matches!(err, Error::KeyFilePermissions { .. }),
             "mode {bad:o}: {msg}"
         );
         assert!(msg.contains(&path), "message does not name the path: {msg}");

@@ -177,7 +177,7 @@ fn load_master_for_without_rotation_is_a_plain_load() {
     );
     fs::set_permissions(&fx.key_path, fs::Permissions::from_mode(0o644)).unwrap();
     let err = load_master_for(&fx.key_path, &fx.dirs).unwrap_err();
-    assert!(matches!(err, Error::MasterKeyPermissions { .. }), "{err}");
+    assert!(matches!(err, Error::KeyFilePermissions { .. }), "{err}");
 }
 
 #[test]
