@@ -3,15 +3,20 @@
 //! from the master key, so that a copy of the files and the public key are enough to show that
 //! nothing was edited, removed, reordered or cut off. See `docs/design/audit.md`.
 //!
-//! Built so far: the event model with its injection-safe text rendering (`event`) and the signed
-//! checkpoint format (`checkpoint`). There is, and must never be, a function that edits or
+//! Built so far: the event model with its injection-safe text rendering (`event`), the signed
+//! checkpoint format (`checkpoint`), the log with its checkpoint file (`log`) and the offline
+//! verification (`verify`). Not yet: sealing events, wiring into the services, retention. There is, and must never be, a function that edits or
 //! deletes an event.
 
 pub mod checkpoint;
 pub mod event;
+pub mod log;
+pub mod verify;
 
 pub use checkpoint::Checkpoint;
 pub use event::{Actor, ActorKind, AuditEvent, Client, Outcome, Resource};
+pub use log::{AuditLog, LogError};
+pub use verify::{Break, Verified, verify_dir};
 
 /// What can go wrong in this crate.
 #[derive(Debug, thiserror::Error)]

@@ -34,7 +34,7 @@ pub use read::Entries;
 pub use recover::OpenReport;
 pub use repair::{RepairReport, repair};
 pub use stats::{MirrorStats, Stats};
-pub use verify::{MirrorReport, Problem, SegmentReport, VerifyReport, verify};
+pub use verify::{DirScan, MirrorReport, Problem, SegmentReport, VerifyReport, scan_dir, verify};
 
 /// Largest payload one entry may carry; larger payloads get [`Error::TooLarge`].
 pub const MAX_PAYLOAD: usize = 16 * 1024 * 1024;

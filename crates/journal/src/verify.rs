@@ -251,3 +251,30 @@ fn difference(a: &MirrorScan, b: &MirrorScan) -> Option<String> {
     }
     None
 }
+
+/// One mirror directory read alone, for offline checks of a copy (the audit log's `verify`):
+/// the verified prefix, its first problem, and its entries.
+pub struct DirScan {
+    /// Last valid entry.
+    pub head: Position,
+    /// Seq of the first entry present (1 unless older segments were removed).
+    pub first_seq: u64,
+    /// The first problem, if any (entries stop before it).
+    pub problem: Option<Problem>,
+    /// The valid entries, in order, each checked again as it is read.
+    pub entries: crate::Entries,
+}
+
+/// Scans `dir` read-only and returns its valid entries and first problem. Only OS errors are
+/// returned as `Err`.
+pub fn scan_dir(dir: &Path) -> Result<DirScan, Error> {
+    let scan = scan_mirror(dir)?;
+    let first_seq = scan.segments.first().map_or(1, |s| s.first_seq);
+    let dirs = [dir.to_path_buf(), dir.to_path_buf()];
+    Ok(DirScan {
+        head: scan.head,
+        first_seq,
+        problem: scan.problem,
+        entries: crate::Entries::new(dirs, first_seq, scan.head.seq),
+    })
+}

@@ -1,0 +1,257 @@
+//! The audit log as written: a journal of its own in `audit/` of both locations, and beside it
+//! the checkpoint file `checkpoints` (append-only, fdatasynced in both).
+//!
+//! Every [`AuditLog::every`] events (and when asked: hourly, at shutdown, before retention) a
+//! signed [`Checkpoint`] over the head is appended to the chain, then its record to the
+//! checkpoint file. A record is `entry seq (u64 LE) | entry hash (32) | checkpoint (196)`. If the
+//! process dies between the two, [`AuditLog::open`] writes the missing records first. A failed
+//! checkpoint file write closes the log: no event is accepted that could not be signed.
+
+use std::fs::OpenOptions;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use journal::{Journal, JournalConfig, Position};
+use types::Clock;
+
+use crate::checkpoint::{self, Checkpoint};
+
+/// File name of the checkpoint file in each location's `audit/` directory.
+pub const CHECKPOINTS: &str = "checkpoints";
+/// Bytes per record of the checkpoint file.
+pub const RECORD_LEN: usize = 8 + 32 + checkpoint::LEN;
+/// Default number of events between two checkpoints.
+pub const DEFAULT_EVERY: u64 = 1_000;
+
+/// What can go wrong while writing the audit log.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("audit journal: {0}")]
+    Journal(#[from] journal::Error),
+    #[error("audit checkpoint file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("audit checkpoint file {path} is damaged: {reason}; run `strongroom audit verify`")]
+    Damaged { path: PathBuf, reason: String },
+    #[error("the audit log is closed after a failed checkpoint write; restart to recover")]
+    Closed,
+    #[error("an audit event payload may not start like a checkpoint")]
+    LooksLikeCheckpoint,
+}
+
+type LogResult<T> = std::result::Result<T, LogError>;
+
+/// The audit log of one process.
+pub struct AuditLog {
+    journal: Journal,
+    key: crypto::SigningKey,
+    clock: Arc<dyn Clock>,
+    dirs: [PathBuf; 2],
+    every: u64,
+    since: AtomicU64,
+    closed: AtomicBool,
+    /// The last checkpoint's own entry; held while a checkpoint is written.
+    previous: tokio::sync::Mutex<Position>,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LogError + '_ {
+    move |source| LogError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// The records of a checkpoint file.
+pub fn read_records(path: &Path) -> LogResult<Vec<(Position, Checkpoint)>> {
+    let mut bytes = Vec::new();
+    match std::fs::File::open(path) {
+        Ok(mut f) => {
+            f.read_to_end(&mut bytes).map_err(io(path))?;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(path)(e)),
+    }
+    let damaged = |reason: String| LogError::Damaged {
+        path: path.to_owned(),
+        reason,
+    };
+    if bytes.len() % RECORD_LEN != 0 {
+        return Err(damaged(format!(
+            "{} bytes is not a whole number of {RECORD_LEN}-byte records",
+            bytes.len()
+        )));
+    }
+    bytes
+        .chunks(RECORD_LEN)
+        .enumerate()
+        .map(|(i, r)| {
+            let mut seq = [0u8; 8];
+            seq.copy_from_slice(&r[..8]);
+            let mut hash = [0u8; 32];
+            hash.copy_from_slice(&r[8..40]);
+            let cp = Checkpoint::decode(&r[40..])
+                .map_err(|e| damaged(format!("record {}: {e}", i + 1)))?;
+            Ok((
+                Position {
+                    seq: u64::from_le_bytes(seq),
+                    hash,
+                },
+                cp,
+            ))
+        })
+        .collect()
+}
+
+fn record_bytes(entry: Position, cp: &Checkpoint) -> Vec<u8> {
+    let mut out = Vec::with_capacity(RECORD_LEN);
+    out.extend_from_slice(&entry.seq.to_le_bytes());
+    out.extend_from_slice(&entry.hash);
+    out.extend_from_slice(&cp.encode());
+    out
+}
+
+impl AuditLog {
+    /// Opens (or creates) the audit log in `dirs` (`<location>/audit` of both locations).
+    pub fn open(
+        dirs: [PathBuf; 2],
+        key: crypto::SigningKey,
+        clock: Arc<dyn Clock>,
+        every: u64,
+    ) -> LogResult<AuditLog> {
+        let config = JournalConfig::new(dirs[0].clone(), dirs[1].clone());
+        let (journal, _report) = Journal::open(config, Box::new(|_| Ok(())))?;
+        let log = AuditLog {
+            journal,
+            key,
+            clock,
+            dirs,
+            every: every.max(1),
+            since: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+            previous: tokio::sync::Mutex::new(Position::EMPTY),
+        };
+        let previous = log.reconcile()?;
+        *log.previous.try_lock().map_err(|_| LogError::Closed)? = previous;
+        Ok(log)
+    }
+
+    /// Makes both checkpoint files hold every checkpoint entry of the chain (a crash may have
+    /// come between an entry and its record); returns the last checkpoint entry.
+    fn reconcile(&self) -> LogResult<Position> {
+        let mut known = Vec::new();
+        for dir in &self.dirs {
+            known.push(read_records(&dir.join(CHECKPOINTS))?);
+        }
+        let (longest, _) = known
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, r)| r.len())
+            .unwrap_or((0, &known[0]));
+        let base = known[longest].clone();
+        let from = base.last().map_or(1, |(p, _)| p.seq + 1);
+        let mut all = base;
+        let mut since = 0;
+        for entry in self.journal.read_from(from)? {
+            let entry = entry?;
+            if Checkpoint::is_checkpoint(&entry.payload) {
+                let cp = Checkpoint::decode(&entry.payload).map_err(|e| LogError::Damaged {
+                    path: self.dirs[0].clone(),
+                    reason: format!("checkpoint entry {}: {e}", entry.seq),
+                })?;
+                all.push((
+                    Position {
+                        seq: entry.seq,
+                        hash: entry.hash,
+                    },
+                    cp,
+                ));
+                since = 0;
+            } else {
+                since += 1;
+            }
+        }
+        for (i, dir) in self.dirs.iter().enumerate() {
+            let have = known[i].len();
+            if have > all.len() || known[i][..] != all[..have] {
+                return Err(LogError::Damaged {
+                    path: dir.join(CHECKPOINTS),
+                    reason: "it disagrees with the chain or the other location's file".into(),
+                });
+            }
+            for (entry, cp) in &all[have..] {
+                self.append_record(dir, *entry, cp)?;
+            }
+        }
+        self.since.store(since, Ordering::SeqCst);
+        Ok(all.last().map_or(Position::EMPTY, |(p, _)| *p))
+    }
+
+    fn append_record(&self, dir: &Path, entry: Position, cp: &Checkpoint) -> LogResult<()> {
+        let path = dir.join(CHECKPOINTS);
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io(&path))?;
+        file.write_all(&record_bytes(entry, cp))
+            .map_err(io(&path))?;
+        file.sync_data().map_err(io(&path))
+    }
+
+    /// How many events a checkpoint is written after.
+    pub fn every(&self) -> u64 {
+        self.every
+    }
+
+    /// Appends one (sealed) event; writes a checkpoint when one is due.
+    pub async fn record(&self, payload: Vec<u8>) -> LogResult<Position> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(LogError::Closed);
+        }
+        if Checkpoint::is_checkpoint(&payload) {
+            return Err(LogError::LooksLikeCheckpoint);
+        }
+        let at = self.journal.append(payload).await?;
+        if self.since.fetch_add(1, Ordering::SeqCst) + 1 >= self.every {
+            self.checkpoint().await?;
+        }
+        Ok(at)
+    }
+
+    /// Signs the current head now (unless nothing happened since the last checkpoint).
+    pub async fn checkpoint(&self) -> LogResult<Option<Checkpoint>> {
+        let mut previous = self.previous.lock().await;
+        let head = self.journal.head();
+        if head == *previous {
+            return Ok(None);
+        }
+        self.since.store(0, Ordering::SeqCst);
+        let at = self.clock.now().millis();
+        let cp = Checkpoint::sign(&self.key, head, at, *previous);
+        let entry = self.journal.append(cp.encode()).await?;
+        for dir in &self.dirs {
+            if let Err(e) = self.append_record(dir, entry, &cp) {
+                self.closed.store(true, Ordering::SeqCst);
+                return Err(e);
+            }
+        }
+        *previous = entry;
+        Ok(Some(cp))
+    }
+
+    /// The chain's head.
+    pub fn head(&self) -> Position {
+        self.journal.head()
+    }
+
+    /// Writes a last checkpoint and stops the journal.
+    pub async fn shutdown(&self) -> LogResult<()> {
+        let result = self.checkpoint().await.map(drop);
+        self.journal.shutdown();
+        result
+    }
+}
