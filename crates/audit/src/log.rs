@@ -124,7 +124,7 @@ impl AuditLog {
     ) -> LogResult<AuditLog> {
         let config = JournalConfig::new(dirs[0].clone(), dirs[1].clone());
         let (journal, _report) = Journal::open(config, Box::new(|_| Ok(())))?;
-        let log = AuditLog {
+        let mut log = AuditLog {
             journal,
             key,
             clock,
@@ -134,8 +134,7 @@ impl AuditLog {
             closed: AtomicBool::new(false),
             previous: tokio::sync::Mutex::new(Position::EMPTY),
         };
-        let previous = log.reconcile()?;
-        *log.previous.try_lock().map_err(|_| LogError::Closed)? = previous;
+        *log.previous.get_mut() = log.reconcile()?;
         Ok(log)
     }
 

@@ -14,13 +14,18 @@ pub(crate) fn hsts_value(max_age_secs: u64) -> HeaderValue {
 pub(crate) async fn security_headers(hsts: HeaderValue, req: Request, next: Next) -> Response {
     let mut response = next.run(req).await;
     let h = response.headers_mut();
+    // A downloaded file is never a page of this origin, even if a browser is made to show it.
+    let download = h
+        .get(header::CONTENT_DISPOSITION)
+        .is_some_and(|v| v.as_bytes().starts_with(b"attachment"));
+    let csp = match download {
+        true => "default-src 'none'; frame-ancestors 'none'; sandbox",
+        false => "default-src 'none'; frame-ancestors 'none'",
+    };
     let fixed: [(HeaderName, &'static str); 6] = [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
-        (
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; frame-ancestors 'none'",
-        ),
+        (header::CONTENT_SECURITY_POLICY, csp),
         (header::REFERRER_POLICY, "no-referrer"),
         (header::CACHE_CONTROL, "no-store"),
         (
@@ -31,16 +36,6 @@ pub(crate) async fn security_headers(hsts: HeaderValue, req: Request, next: Next
     h.insert(header::STRICT_TRANSPORT_SECURITY, hsts);
     for (name, value) in fixed {
         h.insert(name, HeaderValue::from_static(value));
-    }
-    // A downloaded file is never a page of this origin, even if a browser is made to show it.
-    let download = h
-        .get(header::CONTENT_DISPOSITION)
-        .is_some_and(|v| v.as_bytes().starts_with(b"attachment"));
-    if download {
-        h.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; sandbox"),
-        );
     }
     let charset = match h.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) {
         Some("application/json") => Some("application/json; charset=utf-8"),

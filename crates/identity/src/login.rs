@@ -131,13 +131,7 @@ impl Identity {
         if locked {
             return Err(Error::InvalidCredentials);
         }
-        if let Some(allowed) = next_allowed(failures, last_failure)
-            && now < allowed
-        {
-            return Err(Error::Throttled {
-                retry_after_secs: ((allowed - now) as u64).div_ceil(1000),
-            });
-        }
+        check_delay(failures, last_failure, now)?;
         let phc = match &user {
             Some(u) => self.open_password(u)?,
             None => None,
@@ -184,12 +178,8 @@ impl Identity {
     ) -> Result<T> {
         match known {
             Some(user) => {
-                let lock = failures + 1 >= threshold;
-                let change = UserChange::LoginFailed { lock };
-                self.inner
-                    .engine
-                    .commit(scope_of(tenant), &Event::UserChanged { user, change })
-                    .await?;
+                self.count_failure(tenant, user, failures, threshold)
+                    .await?
             }
             None => {
                 self.inner.throttle.fail(throttle_key, self.now());
@@ -201,6 +191,25 @@ impl Identity {
             }
         }
         Err(Error::InvalidCredentials)
+    }
+
+    /// Journals one more consecutive failure of a known account (a login or a
+    /// re-authentication), locking it when that reaches the tenant's threshold.
+    pub(crate) async fn count_failure(
+        &self,
+        tenant: Option<TenantId>,
+        user: UserId,
+        failures: u32,
+        threshold: u32,
+    ) -> Result<()> {
+        let change = UserChange::LoginFailed {
+            lock: failures + 1 >= threshold,
+        };
+        self.inner
+            .engine
+            .commit(scope_of(tenant), &Event::UserChanged { user, change })
+            .await?;
+        Ok(())
     }
 
     /// Step two: a TOTP code or a recovery code for a pending challenge. A wrong code consumes
@@ -306,5 +315,15 @@ impl Identity {
             session_secret.as_bytes(),
         )?;
         Ok(crypto::hex(mac))
+    }
+}
+
+/// Refuses an attempt made inside the progressive delay after `failures` consecutive failures.
+pub(crate) fn check_delay(failures: u32, last_failure: Option<i64>, now: i64) -> Result<()> {
+    match next_allowed(failures, last_failure) {
+        Some(allowed) if now < allowed => Err(Error::Throttled {
+            retry_after_secs: ((allowed - now) as u64).div_ceil(1000),
+        }),
+        _ => Ok(()),
     }
 }

@@ -203,15 +203,7 @@ impl Identity {
         if user.locked_at.is_some() {
             return Err(Error::ReauthFailed);
         }
-        let now = self.now();
-        if let Some(allowed) =
-            crate::throttle::next_allowed(user.failed_logins, user.last_failure_at)
-            && now < allowed
-        {
-            return Err(Error::Throttled {
-                retry_after_secs: ((allowed - now) as u64).div_ceil(1000),
-            });
-        }
+        crate::login::check_delay(user.failed_logins, user.last_failure_at, self.now())?;
         let phc = match &user.password {
             Some(p) => {
                 let plain = self.inner.engine.open_field(
@@ -232,17 +224,7 @@ impl Identity {
     /// Counts a failed re-authentication (password or code) as a failed login.
     pub(crate) async fn reauth_failed<T>(&self, user: &UserDoc) -> Result<T> {
         let threshold = self.lockout_threshold(user.tenant)?;
-        let lock = user.failed_logins + 1 >= threshold;
-        let change = UserChange::LoginFailed { lock };
-        self.inner
-            .engine
-            .commit(
-                scope_of(user.tenant),
-                &Event::UserChanged {
-                    user: user.id,
-                    change,
-                },
-            )
+        self.count_failure(user.tenant, user.id, user.failed_logins, threshold)
             .await?;
         Err(Error::ReauthFailed)
     }

@@ -22,6 +22,8 @@ const MAX_FILE_LEN: u64 = 1024;
 pub(crate) struct Kind {
     pub what: &'static str,
     pub header: &'static str,
+    /// The action an I/O error names (`read master key file`).
+    pub read_action: &'static str,
 }
 
 /// Writes `secret` to a new key file at `path` (parents 0700, the file 0600, both fsynced).
@@ -54,10 +56,7 @@ pub(crate) fn create(kind: Kind, path: &Path, secret: &[u8; 32]) -> Result<()> {
 /// Reads the secret of the key file at `path`, refusing loose permissions and anything but a
 /// regular file in the format.
 pub(crate) fn load(kind: Kind, path: &Path) -> Result<Zeroizing<[u8; 32]>> {
-    let action = match kind.what {
-        "master key" => "read master key file",
-        _ => "read key file",
-    };
+    let action = kind.read_action;
     let contents = read_regular(path, MAX_FILE_LEN).map_err(|failure| match failure {
         ReadFailure::Missing => io_error(action, path)(io::Error::from(io::ErrorKind::NotFound)),
         ReadFailure::NotRegular(k) => Error::KeyFileNotRegular {

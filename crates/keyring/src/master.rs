@@ -17,6 +17,7 @@ use crate::keyfile::{self, Kind};
 const KIND: Kind = Kind {
     what: "master key",
     header: "strongroom-master-key v1",
+    read_action: "read master key file",
 };
 
 /// The master key: wraps every scope key (through keys derived from it), never data itself.

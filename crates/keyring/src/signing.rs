@@ -14,6 +14,7 @@ use crate::keyfile::{self, Kind};
 const KIND: Kind = Kind {
     what: "audit signing key",
     header: "strongroom-audit-signing-key v1",
+    read_action: "read audit signing key file",
 };
 
 /// Creates a new signing key at `path` (refuses to overwrite an existing file).
