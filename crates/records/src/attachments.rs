@@ -152,7 +152,7 @@ impl Records {
             return Err(Error::TooLarge { limit });
         }
         let c = self.collection(tenant, collection)?;
-        self.owner_of(tenant, collection, record)?;
+        self.row(tenant, &c, record)?;
         let id = AttachmentId::random();
         let key = self.engine.current_key(Scope::Tenant(tenant))?;
         let writer = self

@@ -305,7 +305,7 @@ impl Records {
         })
     }
 
-    fn row(&self, tenant: TenantId, c: &Collection, id: RecordId) -> Result<RecordRow> {
+    pub(crate) fn row(&self, tenant: TenantId, c: &Collection, id: RecordId) -> Result<RecordRow> {
         match self
             .engine
             .state()
