@@ -11,6 +11,7 @@
 pub mod checkpoint;
 pub mod event;
 pub mod log;
+pub mod payload;
 pub mod verify;
 
 pub use checkpoint::Checkpoint;
