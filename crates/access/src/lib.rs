@@ -126,6 +126,9 @@ pub enum Action {
     ManageSettings,
     /// Read the access review.
     ReadAccessReview,
+    /// Read the audit trail: a tenant's own (owners and administrators), or every scope's
+    /// (system administrators, sessions and tokens alike, for SIEM export).
+    ReadAudit,
     /// Create, change (a new schema version) and delete collections.
     ManageCollections,
     /// List collections and read their schemas.
@@ -206,6 +209,7 @@ fn authorize_system(via: &Via, action: Action, resource: &Resource<'_>) -> Resul
     match (action, resource) {
         (Action::ManageTenants, Resource::System | Resource::Tenant(_)) => Ok(()),
         (Action::InviteOwner, Resource::Tenant(_)) => Ok(()),
+        (Action::ReadAudit, Resource::System | Resource::Tenant(_)) => Ok(()),
         (Action::ManageOwnAccount | Action::EnrollMfa, Resource::OwnAccount) => match via {
             Via::Session { .. } => Ok(()),
             _ => deny("tokens cannot change accounts"),

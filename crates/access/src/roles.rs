@@ -178,6 +178,7 @@ pub(crate) fn grants_admin(role: RoleRef, action: Action) -> bool {
                 | A::ManageTokens
                 | A::ManageSettings
                 | A::ReadAccessReview
+                | A::ReadAudit
                 | A::ManageCollections
         ),
         RoleRef::Builtin(BuiltinRole::Admin) => matches!(
@@ -188,6 +189,7 @@ pub(crate) fn grants_admin(role: RoleRef, action: Action) -> bool {
                 | A::ManageTokens
                 | A::ManageSettings
                 | A::ReadAccessReview
+                | A::ReadAudit
                 | A::ManageCollections
         ),
         _ => false,

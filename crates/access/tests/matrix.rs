@@ -50,6 +50,7 @@ enum Act {
     ManageTokens,
     ManageSettings,
     ReadAccessReview,
+    ReadAudit,
     ManageCollections,
     ReadCollections,
     ManageOwnAccount,
@@ -143,6 +144,7 @@ fn administers(role: &Role, act: Act) -> bool {
         ManageTokens,
         ManageSettings,
         ReadAccessReview,
+        ReadAudit,
         ManageCollections,
     ];
     let admin = [
@@ -152,6 +154,7 @@ fn administers(role: &Role, act: Act) -> bool {
         ManageTokens,
         ManageSettings,
         ReadAccessReview,
+        ReadAudit,
         ManageCollections,
     ];
     match role {
@@ -215,6 +218,7 @@ fn expected(who: &Who, act: Act, res: Res) -> bool {
         return match (act, res) {
             (Act::ManageTenants, Res::System | Res::Tenant { .. }) => true,
             (Act::InviteOwner, Res::Tenant { .. }) => true,
+            (Act::ReadAudit, Res::System | Res::Tenant { .. }) => true,
             (Act::ManageOwnAccount | Act::EnrollMfa, Res::OwnAccount) => session,
             _ => false,
         };
@@ -290,7 +294,7 @@ fn principals() -> Vec<Who> {
     out
 }
 
-const ACTIONS: [Action; 17] = [
+const ACTIONS: [Action; 18] = [
     Action::ManageTenants,
     Action::InviteOwner,
     Action::ReadUsers,
@@ -300,6 +304,7 @@ const ACTIONS: [Action; 17] = [
     Action::ManageTokens,
     Action::ManageSettings,
     Action::ReadAccessReview,
+    Action::ReadAudit,
     Action::ManageCollections,
     Action::ReadCollections,
     Action::ManageOwnAccount,
@@ -323,6 +328,7 @@ fn act_of(a: Action) -> Act {
         Action::ManageTokens => Act::ManageTokens,
         Action::ManageSettings => Act::ManageSettings,
         Action::ReadAccessReview => Act::ReadAccessReview,
+        Action::ReadAudit => Act::ReadAudit,
         Action::ManageCollections => Act::ManageCollections,
         Action::ReadCollections => Act::ReadCollections,
         Action::ManageOwnAccount => Act::ManageOwnAccount,

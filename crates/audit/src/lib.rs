@@ -9,6 +9,7 @@
 //! deletes an event.
 
 pub mod checkpoint;
+pub mod context;
 pub mod event;
 pub mod log;
 pub mod payload;

@@ -221,6 +221,31 @@ impl AuditLog {
         Ok(at)
     }
 
+    /// [`AuditLog::record`] for callers outside an async runtime (start-up, the command line).
+    /// It never writes the checkpoint itself: the next asynchronous record, the hourly
+    /// checkpoint or the shutdown does.
+    pub fn record_blocking(&self, payload: Vec<u8>) -> LogResult<Position> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(LogError::Closed);
+        }
+        if Checkpoint::is_checkpoint(&payload) {
+            return Err(LogError::LooksLikeCheckpoint);
+        }
+        let at = self.journal.append_blocking(payload)?;
+        self.since.fetch_add(1, Ordering::SeqCst);
+        Ok(at)
+    }
+
+    /// The entries (events and checkpoints) from `seq` on, up to the head at the time of the call.
+    pub fn read_from(&self, seq: u64) -> LogResult<journal::Entries> {
+        Ok(self.journal.read_from(seq)?)
+    }
+
+    /// The public half of the signing key.
+    pub fn public_key(&self) -> [u8; crypto::PUBLIC_KEY_LEN] {
+        self.key.public_key()
+    }
+
     /// Signs the current head now (unless nothing happened since the last checkpoint).
     pub async fn checkpoint(&self) -> LogResult<Option<Checkpoint>> {
         let mut previous = self.previous.lock().await;
@@ -229,17 +254,40 @@ impl AuditLog {
             return Ok(None);
         }
         self.since.store(0, Ordering::SeqCst);
-        let at = self.clock.now().millis();
-        let cp = Checkpoint::sign(&self.key, head, at, *previous);
+        let cp = Checkpoint::sign(&self.key, head, self.clock.now().millis(), *previous);
         let entry = self.journal.append(cp.encode()).await?;
+        self.write_records(entry, &cp)?;
+        *previous = entry;
+        Ok(Some(cp))
+    }
+
+    /// [`AuditLog::checkpoint`] outside an async runtime; skipped when a checkpoint is being
+    /// written at that moment (that one covers the head).
+    pub fn checkpoint_blocking(&self) -> LogResult<Option<Checkpoint>> {
+        let Ok(mut previous) = self.previous.try_lock() else {
+            return Ok(None);
+        };
+        let head = self.journal.head();
+        if head == *previous {
+            return Ok(None);
+        }
+        self.since.store(0, Ordering::SeqCst);
+        let cp = Checkpoint::sign(&self.key, head, self.clock.now().millis(), *previous);
+        let entry = self.journal.append_blocking(cp.encode())?;
+        self.write_records(entry, &cp)?;
+        *previous = entry;
+        Ok(Some(cp))
+    }
+
+    /// Appends a checkpoint's record to the file of both locations; closes the log on failure.
+    fn write_records(&self, entry: Position, cp: &Checkpoint) -> LogResult<()> {
         for dir in &self.dirs {
-            if let Err(e) = self.append_record(dir, entry, &cp) {
+            if let Err(e) = self.append_record(dir, entry, cp) {
                 self.closed.store(true, Ordering::SeqCst);
                 return Err(e);
             }
         }
-        *previous = entry;
-        Ok(Some(cp))
+        Ok(())
     }
 
     /// The chain's head.
@@ -252,5 +300,22 @@ impl AuditLog {
         let result = self.checkpoint().await.map(drop);
         self.journal.shutdown();
         result
+    }
+
+    /// [`AuditLog::shutdown`] outside an async runtime.
+    pub fn shutdown_blocking(&self) -> LogResult<()> {
+        let result = self.checkpoint_blocking().map(drop);
+        self.journal.shutdown();
+        result
+    }
+
+    /// Whether the log takes events: both mirrors and the checkpoint file are writable.
+    pub fn health(&self) -> journal::Health {
+        if self.closed.load(Ordering::SeqCst) {
+            return journal::Health::Degraded {
+                cause: "the audit checkpoint file could not be written".into(),
+            };
+        }
+        self.journal.health()
     }
 }

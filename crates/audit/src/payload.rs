@@ -9,7 +9,8 @@
 //! 25..29  key version (u32)
 //! 29..45  event id (16 random bytes)
 //! 45..53  at, Unix milliseconds (i64)
-//! 53..    sealed event JSON (crypto::seal format)
+//! 53..61  source: the main journal entry whose change this event records (u64; 0: none)
+//! 61..    sealed event JSON (crypto::seal format)
 //! ```
 //! The sealed part's associated data is [`Header::aad`], so a body moved to another entry, scope
 //! or key version fails to open. The chain, the checkpoints, retention and `audit verify` read
@@ -22,7 +23,7 @@ use crate::checkpoint::Checkpoint;
 /// The first bytes of every event payload.
 pub const MAGIC: &[u8; 8] = b"SRAEV001";
 /// Length of the clear header.
-pub const HEADER_LEN: usize = 53;
+pub const HEADER_LEN: usize = 61;
 
 /// The clear header of an event entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +35,9 @@ pub struct Header {
     pub id: [u8; 16],
     /// Unix milliseconds.
     pub at: i64,
+    /// The seq of the main journal entry that carries this event too (0: an act that changed
+    /// nothing durable, such as a refusal).
+    pub source: u64,
 }
 
 impl Header {
@@ -67,6 +71,7 @@ impl Header {
         out.extend_from_slice(&self.key_version.to_be_bytes());
         out.extend_from_slice(&self.id);
         out.extend_from_slice(&self.at.to_be_bytes());
+        out.extend_from_slice(&self.source.to_be_bytes());
         out.extend_from_slice(sealed);
         out
     }
@@ -87,6 +92,7 @@ impl Header {
             key_version: u32::from_be_bytes(payload[25..29].try_into().ok()?),
             id: payload[29..45].try_into().ok()?,
             at: i64::from_be_bytes(payload[45..53].try_into().ok()?),
+            source: u64::from_be_bytes(payload[53..61].try_into().ok()?),
         };
         Some((header, &payload[HEADER_LEN..]))
     }
@@ -115,6 +121,7 @@ mod tests {
             key_version: 3,
             id: [7; 16],
             at: 1_800_000_000_123,
+            source: 42,
         };
         let payload = header.encode(b"sealed bytes");
         let (back, sealed) = Header::decode(&payload).expect("decodes");

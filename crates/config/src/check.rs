@@ -42,6 +42,7 @@ pub(crate) fn run(config: &Config) -> Vec<Finding> {
     check_server(config, &mut out);
     check_auth(config, &mut out);
     check_attachments(config, &mut out);
+    check_audit(config, &mut out);
     check_log(config, &mut out);
     out
 }
@@ -267,6 +268,70 @@ fn is_media_type(t: &str) -> bool {
     };
     t.split_once('/')
         .is_some_and(|(kind, sub)| part(kind) && part(sub))
+}
+
+fn check_audit(config: &Config, out: &mut Vec<Finding>) {
+    let a = &config.audit;
+    if a.checkpoint_events == 0 || a.checkpoint_events > 1_000_000 {
+        error(
+            out,
+            "audit.checkpoint_events",
+            format!(
+                "{} is out of range; sign a checkpoint every 1 to 1000000 events (default 1000)",
+                a.checkpoint_events
+            ),
+        );
+    }
+    if !(1..=3_600).contains(&a.checkpoint_secs) {
+        error(
+            out,
+            "audit.checkpoint_secs",
+            format!(
+                "{} is out of range; checkpoints are signed at least hourly: 1 to 3600 seconds",
+                a.checkpoint_secs
+            ),
+        );
+    }
+    if a.retention_days == 0 {
+        error(
+            out,
+            "audit.retention_days",
+            "0 would remove every event; keep them at least a day (default 400)".into(),
+        );
+    } else if a.retention_days < 365 {
+        warning(
+            out,
+            "audit.retention_days",
+            format!(
+                "{} days is less than a year; many audits expect a year of logs (default 400)",
+                a.retention_days
+            ),
+        );
+    }
+    if let Some(key) = &a.signing_key_file {
+        let s = &config.storage;
+        for dir in [&s.data, &s.mirror] {
+            if lexical_absolute(key).starts_with(lexical_absolute(dir)) {
+                error(
+                    out,
+                    "audit.signing_key_file",
+                    format!(
+                        "{} is inside {}; keep the signing key outside both data locations, so \
+                         that a copy of the data can not forge the trail",
+                        key.display(),
+                        dir.display()
+                    ),
+                );
+            }
+        }
+        if lexical_absolute(key) == lexical_absolute(&s.key_file) {
+            error(
+                out,
+                "audit.signing_key_file",
+                "is the master key file; the signing key must be a file of its own".into(),
+            );
+        }
+    }
 }
 
 fn check_attachments(config: &Config, out: &mut Vec<Finding>) {

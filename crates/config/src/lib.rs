@@ -38,7 +38,35 @@ pub struct Config {
     pub auth: Auth,
     pub limits: Limits,
     pub attachments: Attachments,
+    pub audit: Audit,
     pub log: Log,
+}
+
+/// The audit log (P16).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Audit {
+    /// The Ed25519 key that signs checkpoints; absent: `audit-signing.key` beside the master
+    /// key. Kept outside both data locations, like the master key.
+    pub signing_key_file: Option<PathBuf>,
+    /// Events between two signed checkpoints.
+    pub checkpoint_events: u64,
+    /// Longest time between two checkpoints when anything happened, in seconds (at most an
+    /// hour).
+    pub checkpoint_secs: u64,
+    /// Days an event is kept; older whole segments are removed after a checkpoint.
+    pub retention_days: u32,
+}
+
+impl Default for Audit {
+    fn default() -> Self {
+        Self {
+            signing_key_file: None,
+            checkpoint_events: 1_000,
+            checkpoint_secs: 3_600,
+            retention_days: 400,
+        }
+    }
 }
 
 /// Files attached to records.

@@ -29,6 +29,11 @@ pub struct Applier {
 impl Applier {
     /// Opens an entry payload into its header and events.
     pub fn decode(&self, payload: &[u8]) -> Result<(Header, Vec<Event>)> {
+        self.decode_body(payload).map(|(h, b)| (h, b.events))
+    }
+
+    /// Opens an entry payload into its header and whole body.
+    pub fn decode_body(&self, payload: &[u8]) -> Result<(Header, Body)> {
         let (header, body) = envelope::decode(payload)?;
         let key = {
             let keys = self.keys.read().map_err(|_| Error::Poisoned)?;
@@ -41,7 +46,7 @@ impl Applier {
                 header.entry
             ))
         })?;
-        Ok((header, body.events))
+        Ok((header, body))
     }
 
     /// Applies a run of consecutive entries in one state transaction.
@@ -267,7 +272,7 @@ fn apply_user_change(u: &mut UserDoc, change: &UserChange, at: i64) {
                 })
                 .collect();
         }
-        UserChange::LoginFailed { lock } => {
+        UserChange::LoginFailed { lock, .. } => {
             u.failed_logins = u.failed_logins.saturating_add(1);
             u.last_failure_at = Some(at);
             if *lock && u.locked_at.is_none() {

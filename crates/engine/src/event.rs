@@ -49,6 +49,25 @@ pub enum TokenPrincipal {
     User,
 }
 
+/// Which proof of identity a failed attempt offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Attempt {
+    /// Email and password at login.
+    #[default]
+    Password,
+    /// The second step of a login: a TOTP or recovery code.
+    SecondFactor,
+    /// A re-authentication of a signed-in user (changing the password or the second factor).
+    Reauthentication,
+}
+
+impl Attempt {
+    fn is_password(&self) -> bool {
+        *self == Attempt::Password
+    }
+}
+
 /// A change to one user account.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "change", rename_all = "snake_case", deny_unknown_fields)]
@@ -79,6 +98,9 @@ pub enum UserChange {
     /// A failed login; `lock` when it reached the lockout threshold.
     LoginFailed {
         lock: bool,
+        /// Which proof failed (entries written before this field existed: the password).
+        #[serde(default, skip_serializing_if = "Attempt::is_password")]
+        during: Attempt,
     },
     /// A successful login (password and, when enrolled, second factor).
     LoginSucceeded {
@@ -221,6 +243,8 @@ pub enum Event {
 #[derive(serde::Serialize)]
 pub(crate) struct BodyRef<'a> {
     pub events: &'a [Event],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub audit: &'a [audit::AuditEvent],
 }
 
 /// The sealed body of one journal entry: one or more events committed atomically.
@@ -228,4 +252,9 @@ pub(crate) struct BodyRef<'a> {
 #[serde(deny_unknown_fields)]
 pub struct Body {
     pub events: Vec<Event>,
+    /// The audit events of these changes, committed with them: written to the audit log right
+    /// after, and from here again at start when that write did not happen (a crash, a failed
+    /// audit location). Never applied to the state.
+    #[serde(default)]
+    pub audit: Vec<audit::AuditEvent>,
 }

@@ -16,6 +16,7 @@ mod open;
 mod paths;
 mod rebuild;
 mod seal;
+pub mod trail;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
@@ -28,6 +29,7 @@ pub use event::{Event, TokenPrincipal};
 pub use journal::{Health, Position};
 pub use open::{Opened, Options};
 pub use paths::Paths;
+pub use trail::{Draft, Recorded};
 
 /// Takes the one-process lock on both locations without opening anything else (for commands
 /// such as `repair` that must not run beside a server).
@@ -35,7 +37,9 @@ pub fn lock_dirs(paths: &Paths) -> Result<lock::DirLocks> {
     lock::acquire(&paths.lock_files())
 }
 pub use rebuild::{RebuildReport, rebuild_state};
-pub use state_sqlite::{RecordQuery, RecordRow, Sort, StateStore, TenantRow, TenantStatus};
+pub use state_sqlite::{
+    AuditQuery, AuditScope, RecordQuery, RecordRow, Sort, StateStore, TenantRow, TenantStatus,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -74,6 +78,8 @@ pub enum Error {
          to replay the journal"
     )]
     StateFailed(String),
+    #[error(transparent)]
+    Audit(#[from] ::audit::LogError),
     #[error("internal lock poisoned by a panic")]
     Poisoned,
 }
@@ -93,6 +99,7 @@ impl Error {
                     | journal::Error::Closed
             ) | Error::Keyring(keyring::Error::Io { .. })
                 | Error::StateFailed(_)
+                | Error::Audit(_)
         )
     }
 }
@@ -119,6 +126,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     state_failed: Arc<AtomicBool>,
     epoch: Arc<AtomicU64>,
+    audit: trail::Auditor,
     _locks: lock::DirLocks,
 }
 
@@ -163,12 +171,35 @@ impl Engine {
                 cause: "derived state update failed; restart to replay".into(),
             };
         }
-        self.inner.journal.health()
+        if self.inner.audit.failed.load(Ordering::SeqCst) {
+            return Health::Degraded {
+                cause: "the audit log could not be written; restart once its locations are \
+                        writable"
+                    .into(),
+            };
+        }
+        match self.inner.journal.health() {
+            Health::Healthy => match self.inner.audit.log.health() {
+                Health::Healthy => Health::Healthy,
+                Health::Degraded { cause } => Health::Degraded {
+                    cause: format!("audit log: {cause}"),
+                },
+            },
+            degraded => degraded,
+        }
     }
 
-    fn seal_entry(&self, scope: Scope, events: &[Event]) -> Result<(Header, Vec<u8>)> {
+    fn seal_entry(
+        &self,
+        scope: Scope,
+        events: &[Event],
+        audit: &[::audit::AuditEvent],
+    ) -> Result<(Header, Vec<u8>)> {
         if self.inner.state_failed.load(Ordering::SeqCst) {
             return Err(Error::StateFailed("an earlier apply failed".into()));
+        }
+        if self.inner.audit.failed.load(Ordering::SeqCst) {
+            return Err(Error::Audit(::audit::LogError::Closed));
         }
         let (version, key) = {
             let keys = self.inner.keys.read().map_err(|_| Error::Poisoned)?;
@@ -181,7 +212,7 @@ impl Engine {
             at: self.now(),
         };
         let body = zeroize::Zeroizing::new(
-            serde_json::to_vec(&event::BodyRef { events })
+            serde_json::to_vec(&event::BodyRef { events, audit })
                 .map_err(|e| Error::Envelope(e.to_string()))?,
         );
         let sealed = seal::seal(&key, &header.aad(), &body);
@@ -208,9 +239,13 @@ impl Engine {
 
     /// Commits several events as one journal entry: all of them or none.
     pub async fn commit_all(&self, scope: Scope, events: &[Event]) -> Result<Committed> {
-        let (header, payload) = self.seal_entry(scope, events)?;
+        let audit = self.audit_events(scope, events);
+        let (header, payload) = self.seal_entry(scope, events, &audit)?;
         let appended = self.inner.journal.append(payload).await;
-        self.committed(header, appended)
+        let committed = self.committed(header, appended)?;
+        self.audit_committed(scope, committed.position.seq, audit)
+            .await;
+        Ok(committed)
     }
 
     /// [`Engine::commit`] for callers outside an async runtime (the CLI).
@@ -220,9 +255,12 @@ impl Engine {
 
     /// [`Engine::commit_all`] for callers outside an async runtime.
     pub fn commit_all_blocking(&self, scope: Scope, events: &[Event]) -> Result<Committed> {
-        let (header, payload) = self.seal_entry(scope, events)?;
+        let audit = self.audit_events(scope, events);
+        let (header, payload) = self.seal_entry(scope, events, &audit)?;
         let appended = self.inner.journal.append_blocking(payload);
-        self.committed(header, appended)
+        let committed = self.committed(header, appended)?;
+        self.audit_committed_blocking(scope, committed.position.seq, audit);
+        Ok(committed)
     }
 
     /// Creates the data key of a new scope in the keyring (both copies) before its first entry.
@@ -327,8 +365,11 @@ impl Engine {
         Ok(crypto::keyed_hash(&key, domain, value))
     }
 
-    /// Stops the journal writer after it drains.
+    /// Stops the journal writer after it drains, then signs the audit log's head and stops it.
     pub fn shutdown(&self) {
         self.inner.journal.shutdown();
+        if let Err(e) = self.inner.audit.log.shutdown_blocking() {
+            tracing::error!(error = %e, "the audit log's shutdown checkpoint failed");
+        }
     }
 }

@@ -10,6 +10,7 @@ use state_sqlite::StateStore;
 use types::{Clock, SystemClock};
 
 use crate::apply::Applier;
+use crate::trail::Auditor;
 use crate::{Engine, Error, Inner, Paths, Result, lock};
 
 /// Entries applied per state transaction during catch-up.
@@ -22,6 +23,12 @@ pub struct Options {
     pub clock: Arc<dyn Clock>,
     /// Initialise empty locations (serve) or refuse them (admin commands).
     pub create: bool,
+    /// The audit signing key file; `None`: [`Paths::default_audit_key_file`].
+    pub audit_key_file: Option<std::path::PathBuf>,
+    /// Events between two audit checkpoints.
+    pub audit_checkpoint_events: u64,
+    /// This node's name in audit events; `None`: the host name.
+    pub node: Option<String>,
 }
 
 impl Default for Options {
@@ -30,6 +37,9 @@ impl Default for Options {
             segment_bytes: 64 * 1024 * 1024,
             clock: Arc::new(SystemClock),
             create: false,
+            audit_key_file: None,
+            audit_checkpoint_events: audit::log::DEFAULT_EVERY,
+            node: None,
         }
     }
 }
@@ -114,6 +124,7 @@ impl Engine {
         let (journal, journal_report) = journal::Journal::open(config, hook)?;
         report.extend(journal_report.to_string().lines().map(str::to_owned));
         catch_up(&journal, &applier, &mut report)?;
+        let audit = open_audit(paths, &options, &mut report)?;
         let engine = Engine {
             inner: Arc::new(Inner {
                 paths: paths.clone(),
@@ -123,9 +134,12 @@ impl Engine {
                 clock: options.clock,
                 state_failed,
                 epoch,
+                audit,
                 _locks: locks,
             }),
         };
+        crate::trail::catch_up_index(&engine, &mut report)?;
+        crate::trail::recover_unaudited(&engine, &applier, &mut report)?;
         let bootstrap_token = if fresh {
             let (_, secret) = engine.issue_bootstrap_token_blocking()?;
             report
@@ -140,6 +154,51 @@ impl Engine {
             bootstrap_token,
         })
     }
+}
+
+/// The audit signing key (created beside the master key on first use), the audit log and its
+/// index.
+fn open_audit(paths: &Paths, options: &Options, report: &mut Vec<String>) -> Result<Auditor> {
+    let key_file = options
+        .audit_key_file
+        .clone()
+        .unwrap_or_else(|| paths.default_audit_key_file());
+    let key = if key_file.exists() {
+        keyring::load_signing_key(&key_file)?
+    } else {
+        let key = keyring::create_signing_key(&key_file)?;
+        report.push(format!(
+            "created the audit signing key {} (mode 0600, public key fingerprint {}); \
+             `strongroom audit pubkey` prints the public key: store it apart from this server",
+            key_file.display(),
+            crypto::public_key_fingerprint(&key.public_key())
+        ));
+        key
+    };
+    let log = audit::AuditLog::open(
+        paths.audit_dirs(),
+        key,
+        Arc::clone(&options.clock),
+        options.audit_checkpoint_events,
+    )?;
+    let index = state_sqlite::AuditIndex::open(&paths.audit_index())?;
+    let node = options.node.clone().unwrap_or_else(host_name);
+    Ok(Auditor {
+        log,
+        index,
+        node,
+        feed: tokio::sync::broadcast::channel(crate::trail::FEED_CAPACITY).0,
+        failed: AtomicBool::new(false),
+    })
+}
+
+/// The host's name (Linux), or `strongroom` when it can not be read.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "strongroom".to_owned())
 }
 
 /// Brings the state up to the journal head; resets it when it does not belong to this journal.

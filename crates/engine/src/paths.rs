@@ -32,6 +32,22 @@ impl Paths {
         [self.data.join("blobs"), self.mirror.join("blobs")]
     }
 
+    /// The audit log's journal and checkpoint file, one directory in each location.
+    pub fn audit_dirs(&self) -> [PathBuf; 2] {
+        [self.data.join("audit"), self.mirror.join("audit")]
+    }
+
+    /// The index of the audit log (rebuilt from it at will).
+    pub fn audit_index(&self) -> PathBuf {
+        self.data.join("audit-index.sqlite")
+    }
+
+    /// The audit signing key when none is configured: beside the master key, outside both
+    /// locations.
+    pub fn default_audit_key_file(&self) -> PathBuf {
+        self.key_file.with_file_name("audit-signing.key")
+    }
+
     pub fn state(&self) -> PathBuf {
         self.data.join("state.sqlite")
     }

@@ -21,6 +21,7 @@ fn options(create: bool) -> Options {
         segment_bytes: 64 * 1024,
         clock: Arc::new(ManualClock::new(Timestamp(1_700_000_000_000))),
         create,
+        ..Options::default()
     }
 }
 

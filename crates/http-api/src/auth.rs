@@ -141,6 +141,7 @@ impl FromRequestParts<Arc<AppState>> for Authenticated {
         state: &Arc<AppState>,
     ) -> Result<Self, Self::Rejection> {
         let auth = authenticate(parts, state).await?;
+        crate::audit_routes::note_caller(&auth.caller);
         check_budgets(state, &auth.caller)?;
         Ok(auth)
     }

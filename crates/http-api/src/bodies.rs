@@ -207,3 +207,125 @@ pub(crate) fn name_200() -> utoipa::openapi::Object {
 pub(crate) fn name_100() -> utoipa::openapi::Object {
     trimmed_name(100)
 }
+
+/// Who acted, in an audit event.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct AuditActor {
+    /// `user`, `service`, `token`, `system_admin`, `bootstrap`, `anonymous` or `system`.
+    #[schema(schema_with = actor_kind)]
+    pub kind: String,
+    /// The principal's id (`us_…`, `tk_…`), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The principal's tenant; absent for the system realm.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+}
+
+fn actor_kind() -> utoipa::openapi::Object {
+    string_enum(&[
+        "user",
+        "service",
+        "token",
+        "system_admin",
+        "bootstrap",
+        "anonymous",
+        "system",
+    ])
+}
+
+fn outcome() -> utoipa::openapi::Object {
+    string_enum(&["success", "failure", "denied"])
+}
+
+/// What an audit event's act was done to.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct AuditResource {
+    /// `user`, `session`, `token`, `role`, `tenant`, `collection`, `settings`, `key`, `route`, …
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+/// Where the request came from.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct AuditClient {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    /// As sent, capped at 512 bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+}
+
+/// One audit event with its position in the audit log.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct AuditEntry {
+    /// The position in the audit log (the cursor of the reading routes).
+    pub seq: u64,
+    /// `ev_` and 32 hex digits.
+    pub id: String,
+    /// Unix milliseconds.
+    pub at: i64,
+    /// The server that recorded it.
+    pub node: String,
+    pub actor: AuditActor,
+    /// `family.verb`, e.g. `login.failed` (the list is in the operations guide).
+    pub action: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<AuditResource>,
+    #[schema(schema_with = outcome)]
+    pub outcome: String,
+    /// Why a failure or refusal happened (`invalid_credentials`, `forbidden`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub client: AuditClient,
+    /// The request (`X-Request-Id`) the act belonged to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// Act-specific facts; never secrets.
+    #[schema(value_type = Object)]
+    pub details: serde_json::Map<String, serde_json::Value>,
+}
+
+impl From<engine::Recorded> for AuditEntry {
+    fn from(r: engine::Recorded) -> AuditEntry {
+        let e = r.event;
+        let kind = serde_json::to_value(e.actor.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        AuditEntry {
+            seq: r.seq,
+            id: e.id,
+            at: e.at,
+            node: e.node,
+            actor: AuditActor {
+                kind,
+                id: e.actor.id,
+                tenant: e.actor.tenant,
+            },
+            action: e.action,
+            resource: e.resource.map(|r| AuditResource {
+                kind: r.kind,
+                id: r.id,
+            }),
+            outcome: engine::trail::outcome_name(e.outcome).to_owned(),
+            reason: e.reason,
+            client: AuditClient {
+                ip: e.client.ip,
+                user_agent: e.client.user_agent,
+            },
+            request_id: e.request_id,
+            details: e.details,
+        }
+    }
+}
+
+/// One page of the audit trail, newest first.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct AuditPage {
+    pub events: Vec<AuditEntry>,
+    /// The cursor (`before`) of the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<u64>,
+}

@@ -7,6 +7,7 @@
 //! route (`openapi.rs`).
 
 mod attachment_routes;
+mod audit_routes;
 pub mod auth;
 mod bodies;
 mod error;
@@ -78,12 +79,16 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(health::router())
         .merge(openapi::router())
         .nest("/api/v1/admin/tenants", tenants::router())
-        .nest("/api/v1/admin", tenants::system_router())
+        .nest(
+            "/api/v1/admin",
+            tenants::system_router().merge(audit_routes::system_router()),
+        )
         .nest(
             "/api/v1/tenants",
             tenant_admin::router()
                 .merge(record_routes::router())
-                .merge(attachment_routes::router()),
+                .merge(attachment_routes::router())
+                .merge(audit_routes::tenant_router()),
         )
         .nest("/api/v1", session_routes::router())
         .fallback(error::not_found)
@@ -97,6 +102,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(axum::middleware::from_fn(move |req, next| {
             headers::security_headers(hsts.clone(), req, next)
         }))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            audit_routes::record_requests,
+        ))
         .layer(axum::middleware::from_fn(unread::close_if_body_unread))
         .with_state(state)
 }

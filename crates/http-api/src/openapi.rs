@@ -24,7 +24,9 @@ use utoipa::openapi::{Content, Header, RefOr, Schema};
 
 use crate::AppState;
 use crate::error::Problem;
-use crate::{attachment_routes, health, record_routes, session_routes, tenant_admin, tenants};
+use crate::{
+    attachment_routes, audit_routes, health, record_routes, session_routes, tenant_admin, tenants,
+};
 
 /// The document's media type for errors.
 const PROBLEM_JSON: &str = "application/problem+json";
@@ -41,6 +43,9 @@ const PROBLEM_JSON: &str = "application/problem+json";
     paths(
         health::get_healthz,
         health::get_readyz,
+        audit_routes::tenant_trail,
+        audit_routes::system_trail,
+        audit_routes::stream,
         get_openapi,
         tenants::create_tenant,
         tenants::list_tenants,
@@ -107,6 +112,7 @@ const PROBLEM_JSON: &str = "application/problem+json";
     modifiers(&SecuritySchemes, &CommonErrors),
     tags(
         (name = "health", description = "Liveness and readiness."),
+        (name = "audit", description = "The audit trail: reading and export."),
         (name = "authentication", description = "Logins, second factors, invitations, resets."),
         (name = "account", description = "The caller's own account, sessions and tokens."),
         (name = "tenants", description = "The system administrator's tenant lifecycle."),

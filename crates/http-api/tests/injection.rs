@@ -171,6 +171,23 @@ const PAGE: &[(&str, Rule)] = &[
     ("after", Rule::Refused(&[400])),
     ("limit", Rule::Refused(&[400])),
 ];
+
+/// The audit trail's filters: free-text ones only narrow the search (any answer but a 5xx),
+/// numbers and the outcome name are refused when they are not one.
+macro_rules! audit_filters {
+    ($($extra:expr),*) => {
+        &[
+            ("from", Rule::Refused(&[400])),
+            ("to", Rule::Refused(&[400])),
+            ("actor", Rule::Ignored),
+            ("action", Rule::Ignored),
+            ("outcome", Rule::Refused(&[400])),
+            ("before", Rule::Refused(&[400])),
+            ("limit", Rule::Refused(&[400])),
+            $($extra),*
+        ]
+    };
+}
 const IF_MATCH: &[(&str, Rule)] = &[("If-Match", Rule::IfMatch)];
 
 /// Token bodies: the label reads back exactly, so does a scope's collection (names are
@@ -224,7 +241,7 @@ macro_rules! schema_fields {
 
 /// Every route of the router.
 #[rustfmt::skip]
-pub const ROUTES: [Row; 63] = {
+pub const ROUTES: [Row; 66] = {
     use {Body::*, Norm::*, Read::*, Rule::*, Who::*};
     [
     row("GET", "/healthz", Anon),
@@ -275,6 +292,9 @@ pub const ROUTES: [Row; 63] = {
     row("GET", "/t/settings", Owner),
     Row { body: Json(&[r#"{"mfa_required":false,"lockout_threshold":20,"min_password_len":12}"#], &[]), ..row("PUT", "/t/settings", Owner) },
     row("GET", "/t/access-review", Owner),
+    Row { query: audit_filters!(), ..row("GET", "/t/audit", Owner) },
+    Row { query: audit_filters!(("tenant", Refused(&[400]))), ..row("GET", "/api/v1/admin/audit", Root) },
+    Row { query: &[("after", Refused(&[400])), ("limit", Refused(&[400]))], ..row("GET", "/api/v1/admin/audit/stream", Root) },
     row("GET", "/t/collections", Owner),
     Row { body: Json(&[COLLECTION], &[
         ("/name", Echo(Exact, Get("/t/collections/{answer:/name}", "{ptr}"), 64)),

@@ -238,7 +238,7 @@ type Row = (
 );
 
 #[rustfmt::skip]
-const ROUTES: [Row; 81] = {
+const ROUTES: [Row; 84] = {
     use {Adm::*, Cn::*, Need::*, Set::*, Whose::*};
     [
     ("healthz", "GET", "/healthz", Anyone, No, ""),
@@ -289,6 +289,9 @@ const ROUTES: [Row; 81] = {
     ("settings", "GET", "/t/settings", Tenant(ManageSettings), No, ""),
     ("put settings", "PUT", "/t/settings", Tenant(ManageSettings), No, "{settings}"),
     ("access review", "GET", "/t/access-review", Tenant(Review), No, ""),
+    ("audit trail", "GET", "/t/audit", Tenant(Review), No, ""),
+    ("system audit trail", "GET", "/api/v1/admin/audit", System, No, ""),
+    ("audit export", "GET", "/api/v1/admin/audit/stream", System, No, ""),
     ("disable owner", "POST", "/t/users/{user}/disable", Tenant(ManageOwners), NewOwner, ""),
     ("delete owner", "DELETE", "/t/users/{user}", Tenant(ManageOwners), NewOwner, ""),
     ("demote owner", "PUT", "/t/users/{user}/role", Tenant(ManageOwners), NewOwner, r#"{"role":"viewer"}"#),

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crypto::{Secret, Zeroizing};
-use engine::event::{Blob, Event, UserChange};
+use engine::event::{Attempt, Blob, Event, UserChange};
 use engine::model::{SessionDoc, UserDoc, UserKind, UserStatus, realm_name};
 use types::{SessionId, TenantId, UserId};
 
@@ -178,7 +178,7 @@ impl Identity {
     ) -> Result<T> {
         match known {
             Some(user) => {
-                self.count_failure(tenant, user, failures, threshold)
+                self.count_failure(tenant, user, failures, threshold, Attempt::Password)
                     .await?
             }
             None => {
@@ -201,9 +201,11 @@ impl Identity {
         user: UserId,
         failures: u32,
         threshold: u32,
+        during: Attempt,
     ) -> Result<()> {
         let change = UserChange::LoginFailed {
             lock: failures + 1 >= threshold,
+            during,
         };
         self.inner
             .engine
@@ -247,18 +249,14 @@ impl Identity {
             }
         };
         if step.is_none() && used_code.is_none() {
-            let lock = user.failed_logins + 1 >= threshold;
-            let change = UserChange::LoginFailed { lock };
-            self.inner
-                .engine
-                .commit(
-                    scope_of(c.tenant),
-                    &Event::UserChanged {
-                        user: user.id,
-                        change,
-                    },
-                )
-                .await?;
+            self.count_failure(
+                c.tenant,
+                user.id,
+                user.failed_logins,
+                threshold,
+                Attempt::SecondFactor,
+            )
+            .await?;
             return Err(Error::MfaInvalid);
         }
         self.start_session(&user, false, step, used_code).await

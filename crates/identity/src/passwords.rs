@@ -224,8 +224,14 @@ impl Identity {
     /// Counts a failed re-authentication (password or code) as a failed login.
     pub(crate) async fn reauth_failed<T>(&self, user: &UserDoc) -> Result<T> {
         let threshold = self.lockout_threshold(user.tenant)?;
-        self.count_failure(user.tenant, user.id, user.failed_logins, threshold)
-            .await?;
+        self.count_failure(
+            user.tenant,
+            user.id,
+            user.failed_logins,
+            threshold,
+            engine::event::Attempt::Reauthentication,
+        )
+        .await?;
         Err(Error::ReauthFailed)
     }
 

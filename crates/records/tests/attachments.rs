@@ -31,6 +31,7 @@ async fn fixture() -> Fixture {
                 segment_bytes: 1 << 20,
                 clock,
                 create: true,
+                ..Options::default()
             },
         )
         .map(|o| o.engine)

@@ -5,6 +5,7 @@
 //! as the system of record: every row here can be recomputed by replaying the journal, and
 //! [`StateStore::digest`] proves that a rebuild matches.
 
+mod audit_index;
 mod digest;
 mod docs;
 mod records;
@@ -17,6 +18,7 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OpenFlags, params};
 use types::TenantId;
 
+pub use audit_index::{AuditIndex, AuditQuery, AuditRow, AuditScope};
 pub use docs::Doc;
 pub use records::{RecordQuery, RecordRow, Sort};
 pub use rows::{Applied, TenantRow, TenantStatus};

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use engine::{Engine, Options, Scope, TenantStatus};
+use engine::{Engine, Scope, TenantStatus};
 use tenancy::{Tenancy, Tenant};
 use types::TenantId;
 
@@ -13,10 +13,7 @@ use crate::settings;
 
 fn open(storage: &StorageArgs) -> anyhow::Result<Engine> {
     let (config, paths) = settings::for_admin(storage)?;
-    let options = Options {
-        segment_bytes: config.storage.segment_bytes,
-        ..Options::default()
-    };
+    let options = settings::engine_options(&config, false);
     let opened = Engine::open(&paths, options).context("opening the data directories")?;
     for line in opened.report {
         eprintln!("open: {line}");
@@ -85,10 +82,7 @@ pub fn repair(storage: &StorageArgs) -> anyhow::Result<ExitCode> {
 /// `strongroom rebuild-state`.
 pub fn rebuild_state(storage: &StorageArgs) -> anyhow::Result<ExitCode> {
     let (config, paths) = settings::for_admin(storage)?;
-    let options = Options {
-        segment_bytes: config.storage.segment_bytes,
-        ..Options::default()
-    };
+    let options = settings::engine_options(&config, false);
     let report = engine::rebuild_state(&paths, options)?;
     for line in &report.report {
         eprintln!("open: {line}");

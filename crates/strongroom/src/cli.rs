@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::{admin, serve, settings};
+use crate::{admin, audit_cmd, serve, settings};
 
 /// Strongroom: a self-hostable, multi-tenant backend that keeps its security promises.
 #[derive(Debug, Parser)]
@@ -59,11 +59,34 @@ enum Command {
     /// System administrator accounts (offline).
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// The audit trail: the public key that verifies it, and the offline check of a copy.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Every user, role, token and session of a tenant with last activity; stale ones flagged.
     AccessReview {
         /// Tenant id (tn_…).
         #[arg(long)]
         tenant: String,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Print the public key (base64) that verifies the audit checkpoints; store it elsewhere.
+    Pubkey(StorageArgs),
+    /// Check a copy of one location's `audit` directory with the public key alone: every
+    /// frame, the hash chain, every signed checkpoint. Exit status 1 at the first break, which
+    /// is printed with its position.
+    Verify {
+        /// The `audit` directory of a location, or a copy of it.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+        /// The public key from `strongroom audit pubkey` (base64); without it, the configured
+        /// signing key's public half is trusted.
+        #[arg(long, value_name = "BASE64")]
+        pubkey: Option<String>,
         #[command(flatten)]
         storage: StorageArgs,
     },
@@ -186,6 +209,12 @@ impl Cli {
             Command::Admin(AdminCommand::Create { email, storage }) => {
                 admin::create_system_admin(&storage, &email)
             }
+            Command::Audit(AuditCommand::Pubkey(storage)) => audit_cmd::pubkey(&storage),
+            Command::Audit(AuditCommand::Verify {
+                dir,
+                pubkey,
+                storage,
+            }) => audit_cmd::verify(&dir, pubkey.as_deref(), &storage),
             Command::AccessReview { tenant, storage } => admin::access_review(&storage, &tenant),
         }
     }

@@ -2,6 +2,7 @@
 //! run the chosen command. Commands live in their own modules; none keeps global state.
 
 mod admin;
+mod audit_cmd;
 mod bench_build;
 mod cli;
 mod serve;

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use engine::{Engine, Options};
+use audit::Outcome;
+use engine::{Draft, Engine, Scope};
 use tenancy::Tenancy;
 
 use crate::cli::ServeArgs;
@@ -43,11 +44,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         tracing::warn!("{}", crate::bench_build::WARNING);
     }
     let paths = settings::paths(&config);
-    let options = Options {
-        segment_bytes: config.storage.segment_bytes,
-        create: true,
-        ..Options::default()
-    };
+    let options = settings::engine_options(&config, true);
     let opened = Engine::open(&paths, options).context("opening the data directories")?;
     for line in &opened.report {
         println!("init: {line}");
@@ -61,6 +58,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<ExitCode> {
         println!("init: store this token now; it is not shown again and only its hash is kept");
     }
     let engine = opened.engine;
+    record_config(&engine, &config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -97,6 +95,11 @@ async fn serve(
         hsts_max_age_secs: config.server.hsts_max_age_secs,
     });
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(checkpoints(
+        state.engine.clone(),
+        Duration::from_secs(config.audit.checkpoint_secs),
+        stopped.clone(),
+    ));
     // Install the handlers before announcing the address: a SIGTERM that arrives right after
     // `listening on` must shut down cleanly, not kill the process.
     let signals = Signals::install().context("installing the SIGTERM and SIGINT handlers")?;
@@ -109,6 +112,40 @@ async fn serve(
     tracing::info!(%addr, "listening");
     server.serve(http_api::router(state), stopped).await;
     Ok(())
+}
+
+/// Records the start and the effective configuration (its digest: the file may hold paths and
+/// limits, never secrets) as the first audit event of the run.
+fn record_config(engine: &Engine, config: &config::Config) -> anyhow::Result<()> {
+    let effective = serde_json::to_vec(config).context("serialising the configuration")?;
+    let draft = Draft::new("config.loaded", Outcome::Success)
+        .on("config", "effective")
+        .with("sha256", crypto::hex(crypto::sha256(&effective)))
+        .with("version", env!("CARGO_PKG_VERSION"));
+    engine
+        .audit_blocking(Scope::System, draft)
+        .context("recording the start in the audit log")
+}
+
+/// Signs the audit log's head every `every` (when anything happened) until `stop`.
+async fn checkpoints(
+    engine: Engine,
+    every: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if let Err(e) = engine.audit_checkpoint().await {
+                    tracing::error!(error = %e, "the scheduled audit checkpoint failed");
+                }
+            }
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 /// SIGTERM and SIGINT, registered when created.

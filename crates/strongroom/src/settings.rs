@@ -36,6 +36,17 @@ pub fn paths(config: &Config) -> Paths {
     }
 }
 
+/// How the engine opens under `config`; `create` initialises empty locations (serve only).
+pub fn engine_options(config: &Config, create: bool) -> engine::Options {
+    engine::Options {
+        segment_bytes: config.storage.segment_bytes,
+        create,
+        audit_key_file: config.audit.signing_key_file.clone(),
+        audit_checkpoint_events: config.audit.checkpoint_events,
+        ..engine::Options::default()
+    }
+}
+
 /// Prints every finding to stderr; returns false when any is an error.
 pub fn report_findings(config: &Config) -> bool {
     let findings = config.check();

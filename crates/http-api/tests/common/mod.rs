@@ -122,6 +122,7 @@ impl App {
                     segment_bytes: 1 << 20,
                     clock: engine_clock,
                     create: true,
+                    ..Options::default()
                 },
             )
         })
@@ -204,6 +205,23 @@ impl App {
             req = req.header(*name, *value);
         }
         self.finish(req, body, "127.0.0.1:40000").await
+    }
+
+    /// Sends a JSON body with exactly these headers (values any bytes a header may hold).
+    pub async fn send_headers(
+        &self,
+        method: Method,
+        path: &str,
+        headers: HeaderMap,
+        body: Value,
+    ) -> Reply {
+        let mut req = Self::request(method, path, &Auth::None)
+            .header(header::CONTENT_TYPE, "application/json");
+        if let Some(h) = req.headers_mut() {
+            h.extend(headers);
+        }
+        self.finish(req, Body::from(body.to_string()), "127.0.0.1:40000")
+            .await
     }
 
     fn request(method: Method, path: &str, auth: &Auth) -> axum::http::request::Builder {

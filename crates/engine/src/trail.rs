@@ -1,0 +1,726 @@
+//! The audit trail (P16) as the engine keeps it: every committed change that matters for
+//! security becomes an audit event ([`describe`]), and acts that change nothing durable (a
+//! refused request, a throttled login) are recorded through [`Engine::audit`].
+//!
+//! An event is completed here with who (the request's authenticated caller, from
+//! `audit::context`, or the account the change is about for logins), where (client address, user
+//! agent, node) and when; sealed under its scope's current data key; appended to the audit log
+//! (its own journal, two locations) before the acting request is answered; indexed in
+//! `audit-index.sqlite` for reading; and announced to subscribers (alerts, metrics, export).
+//! A failed audit write refuses every later write until restart (fail closed): an act that
+//! can not be recorded must not go on happening.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use audit::payload::Header as AuditHeader;
+use audit::{Actor, ActorKind, AuditEvent, AuditLog, Client, Outcome, Resource};
+use serde_json::{Map, Value};
+use state_sqlite::{AuditIndex, AuditQuery, AuditRow};
+use tokio::sync::broadcast;
+use types::TenantId;
+
+use crate::event::{Attempt, Event, Status, TokenPrincipal, UserChange};
+use crate::fields::FieldRef;
+use crate::model::UserStatus;
+use crate::{Engine, Error, Result, Scope, seal};
+
+/// Events a slow subscriber may fall behind by before it misses some (it is told how many).
+pub(crate) const FEED_CAPACITY: usize = 4096;
+
+/// An audit event before the engine adds who, where and when.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub action: String,
+    pub outcome: Outcome,
+    pub resource: Option<Resource>,
+    pub reason: Option<String>,
+    pub details: Map<String, Value>,
+    /// Who acted, when it is not the request's caller (a login's account, a token in use).
+    pub actor: Option<Actor>,
+}
+
+impl Draft {
+    pub fn new(action: &str, outcome: Outcome) -> Draft {
+        Draft {
+            action: action.to_owned(),
+            outcome,
+            resource: None,
+            reason: None,
+            details: Map::new(),
+            actor: None,
+        }
+    }
+
+    pub fn on(mut self, kind: &str, id: impl ToString) -> Draft {
+        self.resource = Some(Resource {
+            kind: kind.to_owned(),
+            id: Some(audit::event::cap(&id.to_string(), audit::event::MAX_TEXT)),
+        });
+        self
+    }
+
+    pub fn because(mut self, reason: &str) -> Draft {
+        self.reason = Some(audit::event::cap(reason, audit::event::MAX_TEXT));
+        self
+    }
+
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Draft {
+        self.details.insert(key.to_owned(), value.into());
+        self
+    }
+
+    pub fn by(mut self, actor: Actor) -> Draft {
+        self.actor = Some(actor);
+        self
+    }
+}
+
+/// An event as recorded, with its position in the audit journal.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Recorded {
+    pub seq: u64,
+    pub event: AuditEvent,
+}
+
+/// The engine's part of the audit trail.
+pub(crate) struct Auditor {
+    pub(crate) log: AuditLog,
+    pub(crate) index: AuditIndex,
+    pub(crate) node: String,
+    pub(crate) feed: broadcast::Sender<Arc<Recorded>>,
+    pub(crate) failed: AtomicBool,
+}
+
+fn user_actor(tenant: Option<TenantId>, id: impl ToString) -> Actor {
+    Actor {
+        kind: ActorKind::User,
+        id: Some(id.to_string()),
+        tenant: tenant.map(|t| t.to_string()),
+    }
+}
+
+fn tenant_of(scope: Scope) -> Option<TenantId> {
+    match scope {
+        Scope::System => None,
+        Scope::Tenant(t) => Some(t),
+    }
+}
+
+/// The audit events a committed change stands for (none for record data and activity, which
+/// the journal itself keeps and metrics count).
+pub(crate) fn describe(scope: Scope, event: &Event) -> Vec<Draft> {
+    use Outcome::{Failure, Success};
+    let tenant = tenant_of(scope);
+    let one = |d: Draft| vec![d];
+    match event {
+        Event::TenantCreated { tenant, .. } => {
+            one(Draft::new("tenant.created", Success).on("tenant", tenant))
+        }
+        Event::TenantStatusChanged { tenant, status } => {
+            let action = match status {
+                Status::Active => "tenant.resumed",
+                Status::Suspended => "tenant.suspended",
+            };
+            one(Draft::new(action, Success).on("tenant", tenant))
+        }
+        Event::TokenIssued { doc } => {
+            let mut d = Draft::new("token.created", Success)
+                .on("token", doc.id)
+                .with(
+                    "principal",
+                    match doc.principal {
+                        TokenPrincipal::SystemAdmin => "system_admin",
+                        TokenPrincipal::User => "user",
+                    },
+                );
+            if let Some(owner) = doc.owner {
+                d = d.with("owner", owner.to_string());
+            }
+            if let Some(expires) = doc.expires_at {
+                d = d.with("expires_at", expires);
+            }
+            one(d)
+        }
+        Event::TokenUsed { token } => {
+            one(Draft::new("token.used", Success)
+                .on("token", token)
+                .by(Actor {
+                    kind: ActorKind::Token,
+                    id: Some(token.to_string()),
+                    tenant: tenant.map(|t| t.to_string()),
+                }))
+        }
+        Event::TokenRevoked { token } => {
+            one(Draft::new("token.revoked", Success).on("token", token))
+        }
+        Event::KeyRotated { scope, version } => one(Draft::new("key.rotated", Success)
+            .on("key", scope)
+            .with("version", *version)),
+        Event::UserCreated { doc } => one(Draft::new("user.created", Success)
+            .on("user", doc.id)
+            .with("role", doc.role.clone())
+            .with("kind", format!("{:?}", doc.kind).to_lowercase())),
+        Event::UserChanged { user, change } => describe_user_change(tenant, *user, change),
+        Event::UserDeleted { user } => one(Draft::new("user.deleted", Success).on("user", user)),
+        Event::SessionCreated { doc } => one(Draft::new("session.started", Success)
+            .on("session", doc.id)
+            .with("user", doc.user.to_string())
+            .with("restricted", doc.restricted)
+            .by(user_actor(doc.tenant, doc.user))),
+        Event::SessionRevoked { session } => one(Draft::new("session.ended", Success)
+            .on("session", session)
+            .because("revoked")),
+        Event::UserSessionsRevoked { user, except } => {
+            let mut d = Draft::new("session.ended", Success)
+                .on("user", user)
+                .because("all_sessions_revoked");
+            if let Some(kept) = except {
+                d = d.with("kept", kept.to_string());
+            }
+            one(d)
+        }
+        Event::InvitationCreated { doc } => one(match doc.reset_user {
+            Some(user) => Draft::new("password.reset_issued", Success)
+                .on("user", user)
+                .with("expires_at", doc.expires_at),
+            None => Draft::new("user.invited", Success)
+                .on("invitation", doc.id)
+                .with("role", doc.role.clone())
+                .with("expires_at", doc.expires_at),
+        }),
+        Event::InvitationAccepted { invitation } => {
+            one(Draft::new("invitation.accepted", Success).on("invitation", invitation))
+        }
+        Event::RoleSaved { doc } => {
+            let action = if doc.created_at == doc.updated_at {
+                "role.created"
+            } else {
+                "role.changed"
+            };
+            one(Draft::new(action, Success).on("role", doc.id))
+        }
+        Event::RoleDeleted { role } => one(Draft::new("role.deleted", Success).on("role", role)),
+        Event::SettingsChanged { doc } => one(Draft::new("settings.changed", Success)
+            .on("settings", doc.tenant)
+            .with("mfa_required", doc.mfa_required)
+            .with("lockout_threshold", doc.lockout_threshold)
+            .with("min_password_len", doc.min_password_len)
+            .with("attachment_max_bytes", doc.attachment_max_bytes)),
+        Event::CollectionSaved { doc } => {
+            let action = if doc.version <= 1 {
+                "collection.created"
+            } else {
+                "collection.changed"
+            };
+            one(Draft::new(action, Success)
+                .on("collection", doc.id)
+                .with("version", doc.version))
+        }
+        Event::CollectionDeleted { collection } => {
+            one(Draft::new("collection.deleted", Success).on("collection", collection))
+        }
+        Event::LoginFailedUnknownAccount {} => one(Draft::new("login.failed", Failure)
+            .because("invalid_credentials")
+            .by(Actor {
+                kind: ActorKind::Anonymous,
+                id: None,
+                tenant: None,
+            })),
+        Event::RecordCreated { .. }
+        | Event::RecordUpdated { .. }
+        | Event::RecordDeleted { .. }
+        | Event::IdempotencySaved { .. }
+        | Event::AttachmentAdded { .. }
+        | Event::AttachmentDeleted { .. }
+        | Event::SessionTouched { .. } => Vec::new(),
+    }
+}
+
+fn describe_user_change(
+    tenant: Option<TenantId>,
+    user: types::UserId,
+    change: &UserChange,
+) -> Vec<Draft> {
+    use Outcome::{Failure, Success};
+    let on_user = |action: &str, outcome| Draft::new(action, outcome).on("user", user);
+    match change {
+        UserChange::Role { role } => {
+            vec![on_user("role.assigned", Success).with("role", role.clone())]
+        }
+        UserChange::Status { status } => vec![on_user(
+            match status {
+                UserStatus::Active => "user.enabled",
+                UserStatus::Disabled => "user.disabled",
+            },
+            Success,
+        )],
+        UserChange::Password { .. } => vec![on_user("password.changed", Success)],
+        UserChange::TotpPending { .. } => vec![on_user("mfa.enrollment_started", Success)],
+        UserChange::TotpConfirmed { .. } => vec![on_user("mfa.enrolled", Success)],
+        UserChange::TotpRemoved => vec![on_user("mfa.removed", Success)],
+        UserChange::RecoveryCodes { .. } => vec![on_user("recovery_codes.regenerated", Success)],
+        UserChange::LoginFailed { lock, during } => {
+            let action = match during {
+                Attempt::Password => "login.failed",
+                Attempt::SecondFactor => "mfa.failed",
+                Attempt::Reauthentication => "reauth.failed",
+            };
+            let mut out = vec![
+                on_user(action, Failure)
+                    .because("invalid_credentials")
+                    .by(user_actor(tenant, user)),
+            ];
+            if *lock {
+                out.push(
+                    on_user("login.locked", Failure)
+                        .because("too_many_failures")
+                        .by(user_actor(tenant, user)),
+                );
+            }
+            out
+        }
+        UserChange::LoginSucceeded {
+            recovery_code,
+            totp_step,
+        } => {
+            let factor = match (totp_step, recovery_code) {
+                (_, Some(_)) => "recovery_code",
+                (Some(_), None) => "totp",
+                (None, None) => "password",
+            };
+            let mut out = vec![
+                on_user("login.succeeded", Success)
+                    .with("factor", factor)
+                    .by(user_actor(tenant, user)),
+            ];
+            if recovery_code.is_some() {
+                out.push(on_user("recovery_code.used", Success).by(user_actor(tenant, user)));
+            }
+            out
+        }
+        UserChange::Unlocked => vec![on_user("user.unlocked", Success)],
+    }
+}
+
+impl Engine {
+    fn auditor(&self) -> &Auditor {
+        &self.inner.audit
+    }
+
+    /// Completes `draft` with the request's context (who, where, which request), the node and
+    /// the time.
+    fn complete(&self, draft: Draft) -> AuditEvent {
+        let context = audit::context::current();
+        let actor = draft
+            .actor
+            .or_else(|| context.as_ref().and_then(|c| c.actor()))
+            .unwrap_or(Actor {
+                kind: if context.is_some() {
+                    ActorKind::Anonymous
+                } else {
+                    ActorKind::System
+                },
+                id: None,
+                tenant: None,
+            });
+        let mut id = [0u8; 16];
+        crypto::random_bytes(&mut id);
+        AuditEvent {
+            id: audit::event::event_id(&id),
+            at: self.now().millis(),
+            node: self.auditor().node.clone(),
+            actor,
+            action: draft.action,
+            resource: draft.resource,
+            outcome: draft.outcome,
+            reason: draft.reason,
+            client: context
+                .as_ref()
+                .map_or_else(Client::default, |c| c.client.clone()),
+            request_id: context.map(|c| c.request_id.clone()),
+            details: draft.details,
+        }
+    }
+
+    /// The audit log payload of `event`: its clear header and the event sealed under the
+    /// scope's current key.
+    fn seal_event(&self, scope: Scope, event: &AuditEvent, source: u64) -> Result<Vec<u8>> {
+        let id = event_bytes(&event.id)
+            .ok_or_else(|| Error::Envelope(format!("malformed audit event id {}", event.id)))?;
+        let (key_version, key) = {
+            let keys = self.inner.keys.read().map_err(|_| Error::Poisoned)?;
+            keys.current(&scope.key_name())?
+        };
+        let header = AuditHeader {
+            tenant: tenant_of(scope),
+            key_version,
+            id,
+            at: event.at,
+            source,
+        };
+        let json = zeroize::Zeroizing::new(
+            serde_json::to_vec(event).map_err(|e| Error::Envelope(e.to_string()))?,
+        );
+        let sealed = seal::seal(&key, &header.aad(), &json);
+        Ok(header.encode(&sealed))
+    }
+
+    /// Indexes and announces an event the log took.
+    fn recorded(
+        &self,
+        scope: Scope,
+        at: journal::Position,
+        source: u64,
+        event: AuditEvent,
+    ) -> Result<()> {
+        let auditor = self.auditor();
+        let row = AuditRow {
+            seq: at.seq,
+            event: event.id.clone(),
+            source,
+            tenant: tenant_of(scope),
+            at: event.at,
+            actor: event.actor.id.clone(),
+            action: event.action.clone(),
+            outcome: outcome_name(event.outcome).to_owned(),
+        };
+        auditor.index.add(&[row], (at.seq, at.hash))?;
+        // No subscriber is not an error.
+        let _ = auditor.feed.send(Arc::new(Recorded { seq: at.seq, event }));
+        Ok(())
+    }
+
+    fn audit_failed(&self, e: audit::LogError) -> Error {
+        self.auditor().failed.store(true, Ordering::SeqCst);
+        tracing::error!(error = %e, "audit log write failed; writes now refused");
+        Error::Audit(e)
+    }
+
+    async fn append(&self, scope: Scope, event: AuditEvent, source: u64) -> Result<()> {
+        let payload = self.seal_event(scope, &event, source)?;
+        let at = self
+            .auditor()
+            .log
+            .record(payload)
+            .await
+            .map_err(|e| self.audit_failed(e))?;
+        self.recorded(scope, at, source, event)
+    }
+
+    fn append_blocking(&self, scope: Scope, event: AuditEvent, source: u64) -> Result<()> {
+        let payload = self.seal_event(scope, &event, source)?;
+        let at = self
+            .auditor()
+            .log
+            .record_blocking(payload)
+            .map_err(|e| self.audit_failed(e))?;
+        self.recorded(scope, at, source, event)
+    }
+
+    /// Records an act that changed nothing durable (a refusal, a throttled attempt, a start),
+    /// under `scope`'s key. Returns once the event is durable in both locations.
+    pub async fn audit(&self, scope: Scope, draft: Draft) -> Result<()> {
+        let event = self.complete(draft);
+        self.append(scope, event, 0).await
+    }
+
+    /// [`Engine::audit`] outside an async runtime.
+    pub fn audit_blocking(&self, scope: Scope, draft: Draft) -> Result<()> {
+        let event = self.complete(draft);
+        self.append_blocking(scope, event, 0)
+    }
+
+    /// The drafts of a committed entry, with the names the client gave (opened from their
+    /// sealed fields: the event is sealed again as a whole) so that the trail says which tenant,
+    /// role, collection or account an act concerned.
+    fn drafts(&self, scope: Scope, events: &[Event]) -> Vec<Draft> {
+        let mut out = Vec::new();
+        for event in events {
+            let name = self.name_in(scope, event);
+            for mut draft in describe(scope, event) {
+                if let Some((key, value)) = &name {
+                    draft = draft.with(key, audit::event::cap(value, audit::event::MAX_TEXT));
+                }
+                out.push(draft);
+            }
+        }
+        out
+    }
+
+    /// The client-given name an event carries sealed, if any: `("name" | "email", text)`.
+    fn name_in(&self, scope: Scope, event: &Event) -> Option<(&'static str, String)> {
+        let (table, row, field, sealed): (&str, String, &str, &[u8]) = match event {
+            Event::TenantCreated { tenant, name } => {
+                let at = FieldRef {
+                    scope: Scope::Tenant(*tenant),
+                    table: "tenants",
+                    row: &tenant.to_string(),
+                    field: "name",
+                };
+                return self.open_text(at, &name.0).map(|n| ("name", n));
+            }
+            Event::RoleSaved { doc } => ("roles", doc.id.to_string(), "name", &doc.name.0),
+            Event::CollectionSaved { doc } => {
+                ("collections", doc.id.to_string(), "name", &doc.name.0)
+            }
+            Event::UserCreated { doc } => ("users", doc.id.to_string(), "email", &doc.email.0),
+            Event::InvitationCreated { doc } => {
+                ("invitations", doc.id.to_string(), "email", &doc.email.0)
+            }
+            _ => return None,
+        };
+        let at = FieldRef {
+            scope,
+            table,
+            row: &row,
+            field,
+        };
+        let key = if field == "email" { "email" } else { "name" };
+        self.open_text(at, sealed).map(|n| (key, n))
+    }
+
+    fn open_text(&self, at: FieldRef<'_>, sealed: &[u8]) -> Option<String> {
+        self.open_field(at, sealed)
+            .ok()
+            .map(|plain| String::from_utf8_lossy(&plain).into_owned())
+    }
+
+    /// The audit events of `events`, complete, to be committed with them.
+    pub(crate) fn audit_events(&self, scope: Scope, events: &[Event]) -> Vec<AuditEvent> {
+        self.drafts(scope, events)
+            .into_iter()
+            .map(|d| self.complete(d))
+            .collect()
+    }
+
+    /// Writes the audit events of the entry committed at `source` to the audit log. The change
+    /// is durable and its events with it (in the entry), so a failure here does not undo it:
+    /// it closes writes (the audit log is down) and the events are written from the entry at
+    /// the next start.
+    pub(crate) async fn audit_committed(&self, scope: Scope, source: u64, events: Vec<AuditEvent>) {
+        for event in events {
+            if let Err(e) = self.append(scope, event, source).await {
+                tracing::error!(error = %e, source, "audit events left in the journal entry for the next start");
+                return;
+            }
+        }
+    }
+
+    /// [`Engine::audit_committed`] outside an async runtime.
+    pub(crate) fn audit_committed_blocking(
+        &self,
+        scope: Scope,
+        source: u64,
+        events: Vec<AuditEvent>,
+    ) {
+        for event in events {
+            if let Err(e) = self.append_blocking(scope, event, source) {
+                tracing::error!(error = %e, source, "audit events left in the journal entry for the next start");
+                return;
+            }
+        }
+    }
+
+    /// Every event recorded from now on, as it is recorded.
+    pub fn audit_feed(&self) -> broadcast::Receiver<Arc<Recorded>> {
+        self.auditor().feed.subscribe()
+    }
+
+    /// One page of the trail, newest first.
+    pub fn audit_page(&self, query: &AuditQuery<'_>) -> Result<Vec<Recorded>> {
+        let rows = self.auditor().index.query(query)?;
+        let Some(lowest) = rows.last().map(|r| r.seq) else {
+            return Ok(Vec::new());
+        };
+        let wanted: std::collections::HashSet<u64> = rows.iter().map(|r| r.seq).collect();
+        let highest = rows[0].seq;
+        let mut found = std::collections::HashMap::new();
+        for entry in self.auditor().log.read_from(lowest)? {
+            let entry = entry?;
+            if entry.seq > highest {
+                break;
+            }
+            if wanted.contains(&entry.seq) {
+                found.insert(entry.seq, self.open_audit(&entry.payload)?);
+            }
+        }
+        Ok(rows
+            .iter()
+            .filter_map(|r| {
+                found
+                    .remove(&r.seq)
+                    .map(|event| Recorded { seq: r.seq, event })
+            })
+            .collect())
+    }
+
+    /// Up to `limit` events after position `after`, oldest first, in every scope (the export
+    /// stream).
+    pub fn audit_after(&self, after: u64, limit: usize) -> Result<Vec<Recorded>> {
+        let mut out = Vec::new();
+        for entry in self.auditor().log.read_from(after + 1)? {
+            let entry = entry?;
+            if AuditHeader::decode(&entry.payload).is_some() {
+                out.push(Recorded {
+                    seq: entry.seq,
+                    event: self.open_audit(&entry.payload)?,
+                });
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Opens one event payload with its scope's key.
+    fn open_audit(&self, payload: &[u8]) -> Result<AuditEvent> {
+        let (header, sealed) = AuditHeader::decode(payload)
+            .ok_or_else(|| Error::Envelope("not an audit event entry".into()))?;
+        let name = header
+            .tenant
+            .map_or_else(|| "system".to_owned(), |t| t.to_string());
+        let key = {
+            let keys = self.inner.keys.read().map_err(|_| Error::Poisoned)?;
+            keys.key(&name, header.key_version)?
+        };
+        let json = seal::open(&key, &header.aad(), sealed)?;
+        serde_json::from_slice(&json).map_err(|e| Error::Envelope(e.to_string()))
+    }
+
+    /// Signs the head of the audit chain now (the hourly checkpoint); false when nothing
+    /// happened since the last one.
+    pub async fn audit_checkpoint(&self) -> Result<bool> {
+        let done = self
+            .auditor()
+            .log
+            .checkpoint()
+            .await
+            .map_err(|e| self.audit_failed(e))?;
+        Ok(done.is_some())
+    }
+
+    /// The public key that verifies the audit checkpoints.
+    pub fn audit_public_key(&self) -> [u8; crypto::PUBLIC_KEY_LEN] {
+        self.auditor().log.public_key()
+    }
+
+    /// The audit chain's head.
+    pub fn audit_head(&self) -> journal::Position {
+        self.auditor().log.head()
+    }
+}
+
+/// The 16 bytes of an `ev_…` id.
+fn event_bytes(id: &str) -> Option<[u8; 16]> {
+    let hex = id.strip_prefix("ev_")?;
+    if hex.len() != 32 || !hex.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+/// How far back from the last recorded source the start-up check looks for audit events that
+/// never reached the audit log (concurrent acts may record out of order).
+const RECOVERY_WINDOW: u64 = 4096;
+
+/// Writes the audit events that main journal entries carry but the audit log lacks (a crash or
+/// a failed audit location between the two writes), marked `recovered`.
+pub(crate) fn recover_unaudited(
+    engine: &Engine,
+    applier: &crate::apply::Applier,
+    report: &mut Vec<String>,
+) -> Result<()> {
+    let auditor = engine.auditor();
+    let from = auditor
+        .index
+        .max_source()?
+        .saturating_sub(RECOVERY_WINDOW)
+        .max(1);
+    let mut recovered = 0u64;
+    for entry in engine.journal().read_from(from)? {
+        let entry = entry?;
+        let (header, body) = applier.decode_body(&entry.payload)?;
+        for mut event in body.audit {
+            if auditor.index.has_event(&event.id)? {
+                continue;
+            }
+            event.details.insert("recovered".into(), Value::Bool(true));
+            engine.append_blocking(header.scope, event, entry.seq)?;
+            recovered += 1;
+        }
+    }
+    if recovered > 0 {
+        report.push(format!(
+            "wrote {recovered} audit event(s) that the journal held but the audit log lacked"
+        ));
+    }
+    Ok(())
+}
+
+/// The stable name of an outcome (as in the event JSON).
+pub fn outcome_name(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Success => "success",
+        Outcome::Failure => "failure",
+        Outcome::Denied => "denied",
+    }
+}
+
+/// Brings the index up to the audit journal's head; rebuilds it when it belongs to another log.
+pub(crate) fn catch_up_index(engine: &Engine, report: &mut Vec<String>) -> Result<()> {
+    let auditor = engine.auditor();
+    let (last, hash) = auditor.index.last()?;
+    let head = auditor.log.head();
+    let matches = last == 0
+        || (last <= head.seq
+            && auditor
+                .log
+                .read_from(last)?
+                .next()
+                .transpose()?
+                .is_some_and(|e| e.seq == last && e.hash == hash));
+    if !matches {
+        report.push(format!(
+            "audit index (at seq {last}) does not match the audit log (head {}); rebuilding it",
+            head.seq
+        ));
+        auditor.index.reset()?;
+    }
+    let from = auditor.index.last()?.0 + 1;
+    let mut rows = Vec::new();
+    let mut position = None;
+    for entry in auditor.log.read_from(from)? {
+        let entry = entry?;
+        if let Some((header, _)) = AuditHeader::decode(&entry.payload) {
+            let event = engine.open_audit(&entry.payload)?;
+            rows.push(AuditRow {
+                seq: entry.seq,
+                event: event.id.clone(),
+                source: header.source,
+                tenant: header.tenant,
+                at: event.at,
+                actor: event.actor.id,
+                action: event.action,
+                outcome: outcome_name(event.outcome).to_owned(),
+            });
+        }
+        position = Some((entry.seq, entry.hash));
+        if rows.len() >= 512 {
+            if let Some(p) = position {
+                auditor.index.add(&rows, p)?;
+            }
+            rows.clear();
+        }
+    }
+    if let Some(p) = position {
+        auditor.index.add(&rows, p)?;
+        report.push(format!("indexed the audit log up to seq {}", p.0));
+    }
+    Ok(())
+}
