@@ -220,3 +220,82 @@ fn admin_commands_refuse_empty_locations() {
         .expect("must refuse");
     assert!(err.to_string().contains("strongroom serve"), "{err}");
 }
+
+/// Every event (action, tenant) of the audit log, oldest first.
+fn trail(engine: &Engine) -> Vec<(String, Option<String>, bool)> {
+    engine
+        .audit_after(0, 10_000)
+        .expect("audit")
+        .into_iter()
+        .map(|r| {
+            (
+                r.event.action,
+                r.event.actor.tenant.or(r
+                    .event
+                    .resource
+                    .and_then(|res| res.id)
+                    .filter(|id| id.starts_with("tn_"))),
+                r.event.details.get("recovered") == Some(&serde_json::Value::Bool(true)),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn audit_events_travel_in_their_entry_and_are_written_again_when_the_log_lost_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = paths(dir.path());
+    let engine = Engine::open(&p, options(true)).expect("init").engine;
+    let a = create_tenant(&engine, "Alpha");
+    engine
+        .commit_blocking(
+            Scope::Tenant(a),
+            &Event::TenantStatusChanged {
+                tenant: a,
+                status: Status::Suspended,
+            },
+        )
+        .expect("suspend");
+    let before = trail(&engine);
+    let actions: Vec<&str> = before.iter().map(|(a, _, _)| a.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["token.created", "tenant.created", "tenant.suspended"],
+        "the bootstrap token, then the tenant's two acts"
+    );
+    assert!(before.iter().all(|(_, _, recovered)| !recovered));
+    engine.shutdown();
+    drop(engine);
+
+    // The audit log and its index are lost (both locations); the journal entries still carry
+    // their events, which are written again at start and say so.
+    for dir in p.audit_dirs() {
+        std::fs::remove_dir_all(dir).expect("remove audit dir");
+    }
+    std::fs::remove_file(p.audit_index()).expect("remove index");
+    let (engine, report) = {
+        let opened = Engine::open(&p, options(false)).expect("reopen");
+        (opened.engine, opened.report)
+    };
+    assert!(
+        report.iter().any(|l| l.contains("wrote 3 audit event(s)")),
+        "{report:?}"
+    );
+    let after = trail(&engine);
+    assert_eq!(
+        after.iter().map(|(a, t, _)| (a, t)).collect::<Vec<_>>(),
+        before.iter().map(|(a, t, _)| (a, t)).collect::<Vec<_>>()
+    );
+    assert!(after.iter().all(|(_, _, recovered)| *recovered));
+    engine.shutdown();
+    drop(engine);
+
+    // Written once: a second start finds nothing missing.
+    let opened = Engine::open(&p, options(false)).expect("reopen");
+    assert!(
+        !opened.report.iter().any(|l| l.contains("audit event(s)")),
+        "{:?}",
+        opened.report
+    );
+    assert_eq!(trail(&opened.engine).len(), 3);
+}

@@ -44,6 +44,8 @@ fn every_command_has_help() {
         &["state", "digest"],
         &["admin", "create"],
         &["access-review"],
+        &["audit", "pubkey"],
+        &["audit", "verify"],
     ];
     for command in commands {
         let mut args = command.to_vec();
