@@ -1,27 +1,37 @@
-//! The benchmark build without promises (`--features bench-without-promises`, made only by
-//! `scripts/bench-records`): record bodies and sealed fields are stored unencrypted, the journal
-//! writes one mirror and attachments one location, so that the benchmark can measure what those
-//! promises (P9, P10) cost. Such a binary must never hold real data: it listens only on loopback
-//! and says what it is at start. A default build compiles [`ENABLED`] to `false` and refuses
-//! nothing here.
+//! The benchmark builds, made only by `scripts/bench-records`: without promises (`--features
+//! bench-without-promises`: record bodies and sealed fields are stored unencrypted, the journal
+//! writes one mirror and attachments one location) and without audit (`--features
+//! bench-without-audit`: no audit event is recorded), so that the benchmark can measure what
+//! those promises (P9, P10, P16) cost. Such a binary must never hold real data: it listens only
+//! on loopback and says what it is at start. A default build compiles [`ENABLED`] to `false` and
+//! refuses nothing here.
 
 use std::net::SocketAddr;
 
-/// True in the benchmark build without promises.
-pub const ENABLED: bool = cfg!(feature = "bench-without-promises");
+/// True in a benchmark build.
+pub const ENABLED: bool = cfg!(any(
+    feature = "bench-without-promises",
+    feature = "bench-without-audit"
+));
 
-/// The warning printed (and logged) at start by the benchmark build.
-pub const WARNING: &str = "WARNING: benchmark build (bench-without-promises): record bodies and \
-     fields are NOT encrypted at rest, the journal and attachments are NOT written to a second \
-     location; this binary listens on loopback only and must never hold real data";
+/// The warning printed (and logged) at start by a benchmark build.
+pub const WARNING: &str = if cfg!(feature = "bench-without-promises") {
+    "WARNING: benchmark build (bench-without-promises): record bodies and fields are NOT \
+     encrypted at rest, the journal and attachments are NOT written to a second location; this \
+     binary listens on loopback only and must never hold real data"
+} else {
+    "WARNING: benchmark build (bench-without-audit): security events are NOT recorded in the \
+     audit log; this binary listens on loopback only and must never hold real data"
+};
 
 /// Refuses a listen address that is not loopback, when `benchmark_build` is true.
 pub fn check_listen(addr: SocketAddr, benchmark_build: bool) -> Result<(), String> {
     if benchmark_build && !addr.ip().is_loopback() {
         return Err(format!(
-            "refusing to listen on {addr}: this is a benchmark build without encryption at rest \
-             or a second location (feature bench-without-promises); it listens only on loopback \
-             (127.0.0.0/8 or ::1). Build without that feature to serve anything else"
+            "refusing to listen on {addr}: this is a benchmark build without some of its \
+             promises (feature bench-without-promises or bench-without-audit); it listens only \
+             on loopback (127.0.0.0/8 or ::1). Build without those features to serve anything \
+             else"
         ));
     }
     Ok(())
