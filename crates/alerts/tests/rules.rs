@@ -223,3 +223,21 @@ async fn an_alert_fired_event_fed_back_fires_nothing() {
     assert!(alerts.observe(fired).is_empty());
     assert_eq!(alerts.shutdown(std::time::Duration::from_secs(5)).await, 0);
 }
+
+#[test]
+fn a_configured_rule_converts_to_an_alerts_rule_through_serde() {
+    let config: config::Config = toml::from_str(
+        "[[alerts.rules]]\nname = \"bursts\"\naction = [\"login.*\", \"mfa.failed\"]\n\
+         group_by = \"tenant\"\nthreshold = 3\nwindow_secs = 60\nseverity = \"info\"\n\
+         cooldown_secs = 5\n",
+    )
+    .expect("config");
+    let json = serde_json::to_value(&config.alerts.rules[0]).expect("json");
+    let rule: alerts::Rule = serde_json::from_value(json).expect("an alerts::Rule");
+    assert_eq!((rule.group_by, rule.threshold), (GroupBy::Tenant, 3));
+    assert!(rule.matches(&event("mfa.failed", T0, "us_a", "192.0.2.1")));
+    assert_eq!(
+        alerts::rule_set(vec![rule], true).expect("rule set").len(),
+        7
+    );
+}
