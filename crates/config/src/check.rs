@@ -44,10 +44,11 @@ pub(crate) fn run(config: &Config) -> Vec<Finding> {
     check_attachments(config, &mut out);
     check_audit(config, &mut out);
     check_log(config, &mut out);
+    crate::alerts::check(config, &mut out);
     out
 }
 
-fn error(out: &mut Vec<Finding>, setting: &'static str, message: String) {
+pub(crate) fn error(out: &mut Vec<Finding>, setting: &'static str, message: String) {
     out.push(Finding {
         severity: Severity::Error,
         setting,
@@ -55,7 +56,7 @@ fn error(out: &mut Vec<Finding>, setting: &'static str, message: String) {
     });
 }
 
-fn warning(out: &mut Vec<Finding>, setting: &'static str, message: String) {
+pub(crate) fn warning(out: &mut Vec<Finding>, setting: &'static str, message: String) {
     out.push(Finding {
         severity: Severity::Warning,
         setting,
@@ -127,20 +128,7 @@ fn check_storage(config: &Config, out: &mut Vec<Finding>) {
             );
         }
     }
-    if let Ok(meta) = std::fs::metadata(&s.key_file) {
-        let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            error(
-                out,
-                "storage.key_file",
-                format!(
-                    "{} has mode {mode:o}, readable by group or others; run `chmod 600 {}`",
-                    s.key_file.display(),
-                    s.key_file.display()
-                ),
-            );
-        }
-    }
+    check_private_file(out, "storage.key_file", &s.key_file);
     if !(MIN_SEGMENT..=MAX_SEGMENT).contains(&s.segment_bytes) {
         error(
             out,
@@ -150,6 +138,24 @@ fn check_storage(config: &Config, out: &mut Vec<Finding>) {
                 s.segment_bytes
             ),
         );
+    }
+}
+
+/// Refuses a secret file (when it exists) that group or others may read.
+pub(crate) fn check_private_file(out: &mut Vec<Finding>, setting: &'static str, path: &Path) {
+    if let Ok(meta) = std::fs::metadata(path) {
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            error(
+                out,
+                setting,
+                format!(
+                    "{} has mode {mode:o}, readable by group or others; run `chmod 600 {}`",
+                    path.display(),
+                    path.display()
+                ),
+            );
+        }
     }
 }
 
@@ -381,10 +387,11 @@ fn check_log(config: &Config, out: &mut Vec<Finding>) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn errors(config: &Config) -> Vec<&'static str> {
+    /// The settings refused with an error.
+    pub(crate) fn errors(config: &Config) -> Vec<&'static str> {
         run(config)
             .into_iter()
             .filter(|f| f.severity == Severity::Error)

@@ -38,6 +38,14 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ),
     ("STRONGROOM_LOG_FORMAT", "log.format"),
     ("STRONGROOM_LOG_LEVEL", "log.level"),
+    (
+        "STRONGROOM_ALERTS_EMAIL_TO",
+        "alerts.email_to (comma-separated)",
+    ),
+    ("STRONGROOM_ALERTS_EMAIL_FROM", "alerts.email_from"),
+    ("STRONGROOM_ALERTS_SMTP_HOST", "alerts.smtp_host"),
+    ("STRONGROOM_ALERTS_SMTP_PORT", "alerts.smtp_port"),
+    ("STRONGROOM_ALERTS_WEBHOOK_URL", "alerts.webhook_url"),
 ];
 
 /// Variables read by the binary itself rather than mapped to a setting.
@@ -66,6 +74,15 @@ where
     })
 }
 
+/// `a, b,,c` → `["a", "b", "c"]`.
+fn comma_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
 fn set(config: &mut Config, name: &str, value: String) -> Result<()> {
     match name {
         "STRONGROOM_DATA" => config.storage.data = PathBuf::from(value),
@@ -91,16 +108,15 @@ fn set(config: &mut Config, name: &str, value: String) -> Result<()> {
         }
         "STRONGROOM_ATTACHMENTS_MAX_BYTES" => config.attachments.max_bytes = parse(name, &value)?,
         "STRONGROOM_ATTACHMENTS_ALLOWED_TYPES" => {
-            config.attachments.allowed_types = Some(
-                value
-                    .split(',')
-                    .map(|t| t.trim().to_owned())
-                    .filter(|t| !t.is_empty())
-                    .collect(),
-            )
+            config.attachments.allowed_types = Some(comma_list(&value))
         }
         "STRONGROOM_LOG_FORMAT" => config.log.format = value,
         "STRONGROOM_LOG_LEVEL" => config.log.level = value,
+        "STRONGROOM_ALERTS_EMAIL_TO" => config.alerts.email_to = comma_list(&value),
+        "STRONGROOM_ALERTS_EMAIL_FROM" => config.alerts.email_from = Some(value),
+        "STRONGROOM_ALERTS_SMTP_HOST" => config.alerts.smtp_host = Some(value),
+        "STRONGROOM_ALERTS_SMTP_PORT" => config.alerts.smtp_port = parse(name, &value)?,
+        "STRONGROOM_ALERTS_WEBHOOK_URL" => config.alerts.webhook_url = Some(value),
         _ => {
             let known: Vec<&str> = VARIABLES.iter().map(|(n, _)| *n).collect();
             return Err(Error::Env {
@@ -124,7 +140,8 @@ mod tests {
                 n if n.ends_with("_BYTES")
                     || n.ends_with("_SECS")
                     || n.ends_with("_MINUTE")
-                    || n.ends_with("_CONCURRENCY") =>
+                    || n.ends_with("_CONCURRENCY")
+                    || n.ends_with("_PORT") =>
                 {
                     "7"
                 }

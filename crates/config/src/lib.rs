@@ -5,12 +5,14 @@
 //! This crate reads files and the environment it is handed; it never opens the data directories
 //! and never holds secrets (the master key lives in its own file, never in the config).
 
+mod alerts;
 mod check;
 mod env;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+pub use alerts::{AlertRule, Alerts};
 pub use check::{Finding, Severity};
 
 /// Everything that can go wrong while loading configuration.
@@ -40,6 +42,7 @@ pub struct Config {
     pub attachments: Attachments,
     pub audit: Audit,
     pub log: Log,
+    pub alerts: Alerts,
 }
 
 /// The audit log (P16).
