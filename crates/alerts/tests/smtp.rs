@@ -175,14 +175,14 @@ async fn the_alert_arrives_by_mail_over_starttls() {
     let subject = mail["subject"].as_str().expect("subject");
     assert_eq!(
         subject,
-        "[Strongroom] critical: test_ip (ip 203.0.113.7\\u{d}\\u{a}Bcc: victim@example.test)"
+        "[Strongroom] critical: test_ip (ip 203.0.113.7\\u000d\\u000aBcc: victim@example.test)"
     );
     let data = mail["body"].as_str().expect("body");
     for line in [
         format!("alert: {}", alert.id),
         "rule: test_ip".to_owned(),
         "severity: critical".to_owned(),
-        "group: ip 203.0.113.7\\u{d}\\u{a}Bcc: victim@example.test".to_owned(),
+        "group: ip 203.0.113.7\\u000d\\u000aBcc: victim@example.test".to_owned(),
         "count: 2".to_owned(),
         "window: 60 s".to_owned(),
         "first: 2027-01-15T08:00:00Z".to_owned(),
