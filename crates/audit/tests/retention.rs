@@ -2,14 +2,18 @@
 //! removes exactly the old whole segments, records and signs it, and the log reopens and
 //! verifies with its kept range; nothing newer than the horizon ever goes (random horizons);
 //! segments removed without a signed record naming that start are breaks; a crash between the
-//! steps (reproduced as the files it leaves) reopens cleanly and is finished; and no public
+//! steps (reproduced as the files it leaves) reopens cleanly and is finished; random tampers of
+//! a retained copy are all reported (2,000 cases, `AUDIT_RETAINED_TAMPER_CASES`); and no public
 //! function of the crate but `apply_retention` says it removes or edits anything.
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use audit::payload::{Header, entry_time};
 use audit::{AuditLog, RetentionRecord, verify_dir};
+use common::{Rng, copy_dir};
 use journal::{Journal, JournalConfig};
 use types::{ManualClock, Timestamp};
 
@@ -20,17 +24,6 @@ const EVENTS: u64 = 600;
 const STEP: i64 = 20 * 3_600_000;
 const SEGMENT: u64 = 4096;
 const EVERY: u64 = 50;
-
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n.max(1)
-    }
-}
 
 fn config(root: &Path) -> JournalConfig {
     let mut c = JournalConfig::new(root.join("a"), root.join("b"));
@@ -111,14 +104,6 @@ fn expected_first(dir: &Path, horizon: i64) -> u64 {
         first = w[1];
     }
     first
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("dir");
-    for entry in std::fs::read_dir(from).expect("read") {
-        let entry = entry.expect("entry");
-        std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
-    }
 }
 
 fn copy_log(from: &Path, to: &Path) {
@@ -214,7 +199,7 @@ async fn nothing_newer_than_the_horizon_is_ever_removed() {
     let (seed, now) = write_log(&base).await;
     let times = entries(&base.join("a"));
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
-    let span = (now - T0 + 20 * DAY) as u64;
+    let span = (now - T0 + 20 * DAY) as usize;
     let mut extremes = (false, false);
     for case in 0..26 {
         let horizon = match case {
@@ -350,6 +335,35 @@ async fn segments_removed_without_a_signed_record_naming_that_start_are_breaks()
         &public,
         "other key",
         "signature does not verify",
+    );
+}
+
+#[tokio::test]
+async fn every_tamper_of_a_retained_copy_is_reported() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let (seed, now) = write_log(root.path()).await;
+    let log = open(root.path(), &seed, now);
+    let report = log
+        .apply_retention(now - 400 * DAY)
+        .await
+        .expect("retention");
+    log.shutdown().await.expect("shutdown");
+    let a = root.path().join("a");
+    let v = verify_dir(&a, &public(&seed)).expect("an untouched retained copy verifies");
+    assert!(v.first_seq == report.first_seq && v.first_seq > 1, "{v}");
+    let cases: usize = std::env::var("AUDIT_RETAINED_TAMPER_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2_000);
+    let undetected = common::tamper(&a, root.path(), &public(&seed), cases, 0x51_7cc1_b727_220a);
+    println!(
+        "retained audit tamper: {cases} cases, {} undetected",
+        undetected.len()
+    );
+    assert!(
+        undetected.is_empty(),
+        "undetected:\n{}",
+        undetected.join("\n")
     );
 }
 
