@@ -5,20 +5,28 @@
 //!
 //! Built so far: the event model with its injection-safe text rendering (`event`), the signed
 //! checkpoint format (`checkpoint`), the log with its checkpoint file (`log`) and the offline
-//! verification (`verify`). Not yet: sealing events, wiring into the services, retention. There is, and must never be, a function that edits or
-//! deletes an event.
+//! verification (`verify`), retention of whole old segments, itself recorded and signed
+//! (`retention`). Not yet: sealing events, wiring into the services. There is, and must never
+//! be, a function that edits or deletes an event; retention is the only removal and a test
+//! (`tests/retention.rs`) fails on any other public function whose name says otherwise.
 
 pub mod checkpoint;
 pub mod context;
 pub mod event;
 pub mod log;
 pub mod payload;
+pub mod retention;
 pub mod verify;
 
 pub use checkpoint::Checkpoint;
 pub use event::{Actor, ActorKind, AuditEvent, Client, Outcome, Resource};
 pub use log::{AuditLog, LogError};
+pub use retention::{RetentionRecord, RetentionReport};
 pub use verify::{Break, Verified, verify_dir};
+
+/// Days an audit entry is kept by default: [`AuditLog::apply_retention`] is called with the
+/// horizon `now - DEFAULT_RETENTION_DAYS` days unless configured otherwise.
+pub const DEFAULT_RETENTION_DAYS: u32 = 400;
 
 /// What can go wrong in this crate.
 #[derive(Debug, thiserror::Error)]

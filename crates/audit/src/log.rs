@@ -6,6 +6,8 @@
 //! checkpoint file. A record is `entry seq (u64 LE) | entry hash (32) | checkpoint (196)`. If the
 //! process dies between the two, [`AuditLog::open`] writes the missing records first. A failed
 //! checkpoint file write closes the log: no event is accepted that could not be signed.
+//! Retention (`retention`) is the only way entries leave the log; nothing here edits or deletes
+//! an event.
 
 use std::fs::OpenOptions;
 use std::io::{Read, Write};
@@ -17,6 +19,7 @@ use journal::{Journal, JournalConfig, Position};
 use types::Clock;
 
 use crate::checkpoint::{self, Checkpoint};
+use crate::retention::{Pending, RetentionRecord};
 
 /// File name of the checkpoint file in each location's `audit/` directory.
 pub const CHECKPOINTS: &str = "checkpoints";
@@ -39,7 +42,7 @@ pub enum LogError {
     Damaged { path: PathBuf, reason: String },
     #[error("the audit log is closed after a failed checkpoint write; restart to recover")]
     Closed,
-    #[error("an audit event payload may not start like a checkpoint")]
+    #[error("an audit event payload may not start like a checkpoint or a retention record")]
     LooksLikeCheckpoint,
 }
 
@@ -47,15 +50,15 @@ type LogResult<T> = std::result::Result<T, LogError>;
 
 /// The audit log of one process.
 pub struct AuditLog {
-    journal: Journal,
+    pub(crate) journal: Journal,
     key: crypto::SigningKey,
-    clock: Arc<dyn Clock>,
-    dirs: [PathBuf; 2],
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) dirs: [PathBuf; 2],
     every: u64,
     since: AtomicU64,
-    closed: AtomicBool,
-    /// The last checkpoint's own entry; held while a checkpoint is written.
-    previous: tokio::sync::Mutex<Position>,
+    pub(crate) closed: AtomicBool,
+    /// The last checkpoint's own entry; held while a checkpoint (or retention) is written.
+    pub(crate) previous: tokio::sync::Mutex<Position>,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LogError + '_ {
@@ -123,6 +126,18 @@ impl AuditLog {
         every: u64,
     ) -> LogResult<AuditLog> {
         let config = JournalConfig::new(dirs[0].clone(), dirs[1].clone());
+        AuditLog::open_with(config, key, clock, every)
+    }
+
+    /// Like [`AuditLog::open`], with the journal's sizes (segment size: what retention removes
+    /// whole) given in `config`. Finishes a retention that a crash interrupted.
+    pub fn open_with(
+        config: JournalConfig,
+        key: crypto::SigningKey,
+        clock: Arc<dyn Clock>,
+        every: u64,
+    ) -> LogResult<AuditLog> {
+        let dirs = [config.a.clone(), config.b.clone()];
         let (journal, _report) = Journal::open(config, Box::new(|_| Ok(())))?;
         let mut log = AuditLog {
             journal,
@@ -134,13 +149,21 @@ impl AuditLog {
             closed: AtomicBool::new(false),
             previous: tokio::sync::Mutex::new(Position::EMPTY),
         };
-        *log.previous.get_mut() = log.reconcile()?;
+        let (last, pending) = log.reconcile()?;
+        *log.previous.get_mut() = last;
+        if let Some(pending) = pending {
+            log.finish_retention(pending)?;
+        }
         Ok(log)
     }
 
     /// Makes both checkpoint files hold every checkpoint entry of the chain (a crash may have
-    /// come between an entry and its record); returns the last checkpoint entry.
-    fn reconcile(&self) -> LogResult<Position> {
+    /// come between an entry and its record); returns the last checkpoint entry and the last
+    /// retention record seen, which [`AuditLog::open_with`] finishes if a crash interrupted it.
+    ///
+    /// Reads the chain from the checkpoint before the last one recorded: a retention record
+    /// lies between the two checkpoints that retention writes.
+    fn reconcile(&self) -> LogResult<(Position, Option<Pending>)> {
         let mut known = Vec::new();
         for dir in &self.dirs {
             known.push(read_records(&dir.join(CHECKPOINTS))?);
@@ -151,27 +174,40 @@ impl AuditLog {
             .max_by_key(|(_, r)| r.len())
             .unwrap_or((0, &known[0]));
         let base = known[longest].clone();
-        let from = base.last().map_or(1, |(p, _)| p.seq + 1);
+        let recorded = base.last().map_or(0, |(p, _)| p.seq);
+        let from = base.len().checked_sub(2).map_or(1, |i| base[i].0.seq + 1);
         let mut all = base;
         let mut since = 0;
+        let mut pending: Option<Pending> = None;
         for entry in self.journal.read_from(from)? {
             let entry = entry?;
+            let at = Position {
+                seq: entry.seq,
+                hash: entry.hash,
+            };
+            let damaged = |e: crate::Error| LogError::Damaged {
+                path: self.dirs[0].clone(),
+                reason: format!("entry {}: {e}", entry.seq),
+            };
             if Checkpoint::is_checkpoint(&entry.payload) {
-                let cp = Checkpoint::decode(&entry.payload).map_err(|e| LogError::Damaged {
-                    path: self.dirs[0].clone(),
-                    reason: format!("checkpoint entry {}: {e}", entry.seq),
-                })?;
-                all.push((
-                    Position {
-                        seq: entry.seq,
-                        hash: entry.hash,
-                    },
-                    cp,
-                ));
+                let cp = Checkpoint::decode(&entry.payload).map_err(damaged)?;
+                if entry.seq > recorded {
+                    all.push((at, cp));
+                }
                 since = 0;
-            } else {
-                since += 1;
+                if let Some(p) = pending.as_mut() {
+                    p.signed = true;
+                }
+                continue;
             }
+            if RetentionRecord::is_retention(&entry.payload) {
+                let record = RetentionRecord::decode(&entry.payload).map_err(damaged)?;
+                pending = Some(Pending {
+                    record,
+                    signed: false,
+                });
+            }
+            since += 1;
         }
         for (i, dir) in self.dirs.iter().enumerate() {
             let have = known[i].len();
@@ -186,7 +222,7 @@ impl AuditLog {
             }
         }
         self.since.store(since, Ordering::SeqCst);
-        Ok(all.last().map_or(Position::EMPTY, |(p, _)| *p))
+        Ok((all.last().map_or(Position::EMPTY, |(p, _)| *p), pending))
     }
 
     fn append_record(&self, dir: &Path, entry: Position, cp: &Checkpoint) -> LogResult<()> {
@@ -211,7 +247,7 @@ impl AuditLog {
         if self.closed.load(Ordering::SeqCst) {
             return Err(LogError::Closed);
         }
-        if Checkpoint::is_checkpoint(&payload) {
+        if Checkpoint::is_checkpoint(&payload) || RetentionRecord::is_retention(&payload) {
             return Err(LogError::LooksLikeCheckpoint);
         }
         let at = self.journal.append(payload).await?;
@@ -246,47 +282,65 @@ impl AuditLog {
         self.key.public_key()
     }
 
-    /// Signs the current head now (unless nothing happened since the last checkpoint).
-    pub async fn checkpoint(&self) -> LogResult<Option<Checkpoint>> {
-        let mut previous = self.previous.lock().await;
-        let head = self.journal.head();
-        if head == *previous {
-            return Ok(None);
-        }
-        self.since.store(0, Ordering::SeqCst);
-        let cp = Checkpoint::sign(&self.key, head, self.clock.now().millis(), *previous);
-        let entry = self.journal.append(cp.encode()).await?;
-        self.write_records(entry, &cp)?;
-        *previous = entry;
-        Ok(Some(cp))
-    }
-
     /// [`AuditLog::checkpoint`] outside an async runtime; skipped when a checkpoint is being
     /// written at that moment (that one covers the head).
     pub fn checkpoint_blocking(&self) -> LogResult<Option<Checkpoint>> {
         let Ok(mut previous) = self.previous.try_lock() else {
             return Ok(None);
         };
-        let head = self.journal.head();
-        if head == *previous {
+        let Some(cp) = self.next_checkpoint(&previous) else {
             return Ok(None);
-        }
-        self.since.store(0, Ordering::SeqCst);
-        let cp = Checkpoint::sign(&self.key, head, self.clock.now().millis(), *previous);
+        };
         let entry = self.journal.append_blocking(cp.encode())?;
-        self.write_records(entry, &cp)?;
-        *previous = entry;
+        self.file_checkpoint(entry, &cp, &mut previous)?;
         Ok(Some(cp))
     }
 
-    /// Appends a checkpoint's record to the file of both locations; closes the log on failure.
-    fn write_records(&self, entry: Position, cp: &Checkpoint) -> LogResult<()> {
+    /// Signs the current head now (unless nothing happened since the last checkpoint).
+    pub async fn checkpoint(&self) -> LogResult<Option<Checkpoint>> {
+        let mut previous = self.previous.lock().await;
+        self.checkpoint_locked(&mut previous).await
+    }
+
+    /// [`AuditLog::checkpoint`] with the checkpoint lock already held.
+    pub(crate) async fn checkpoint_locked(
+        &self,
+        previous: &mut Position,
+    ) -> LogResult<Option<Checkpoint>> {
+        let Some(cp) = self.next_checkpoint(previous) else {
+            return Ok(None);
+        };
+        let entry = self.journal.append(cp.encode()).await?;
+        self.file_checkpoint(entry, &cp, previous)?;
+        Ok(Some(cp))
+    }
+
+    /// The checkpoint over the current head, `None` when nothing happened since `previous`.
+    pub(crate) fn next_checkpoint(&self, previous: &Position) -> Option<Checkpoint> {
+        let head = self.journal.head();
+        if head == *previous {
+            return None;
+        }
+        self.since.store(0, Ordering::SeqCst);
+        let at = self.clock.now().millis();
+        Some(Checkpoint::sign(&self.key, head, at, *previous))
+    }
+
+    /// Appends the record of the checkpoint written as `entry` to both checkpoint files; a
+    /// failure closes the log.
+    pub(crate) fn file_checkpoint(
+        &self,
+        entry: Position,
+        cp: &Checkpoint,
+        previous: &mut Position,
+    ) -> LogResult<()> {
         for dir in &self.dirs {
             if let Err(e) = self.append_record(dir, entry, cp) {
                 self.closed.store(true, Ordering::SeqCst);
                 return Err(e);
             }
         }
+        *previous = entry;
         Ok(())
     }
 

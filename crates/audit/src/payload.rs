@@ -19,6 +19,7 @@
 use types::TenantId;
 
 use crate::checkpoint::Checkpoint;
+use crate::retention::RetentionRecord;
 
 /// The first bytes of every event payload.
 pub const MAGIC: &[u8; 8] = b"SRAEV001";
@@ -98,14 +99,17 @@ impl Header {
     }
 }
 
-/// When an entry of the audit chain was written: an event's `at` or a checkpoint's. `None` for
-/// bytes that are neither.
+/// When an entry of the audit chain was written: an event's `at`, a checkpoint's or a retention
+/// record's. `None` for bytes that are none of them.
 pub fn entry_time(payload: &[u8]) -> Option<i64> {
     if let Some((header, _)) = Header::decode(payload) {
         return Some(header.at);
     }
     if Checkpoint::is_checkpoint(payload) {
         return Checkpoint::decode(payload).ok().map(|c| c.at);
+    }
+    if RetentionRecord::is_retention(payload) {
+        return RetentionRecord::decode(payload).ok().map(|r| r.at);
     }
     None
 }

@@ -3,22 +3,13 @@
 //! are each reported: 10,000 cases, one per copy (`AUDIT_TAMPER_CASES` for more or fewer). A
 //! checkpoint record lost to a crash is written again when the log is opened.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::sync::Arc;
 
 use audit::{AuditLog, verify_dir};
 use types::{ManualClock, Timestamp};
-
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n.max(1) as u64) as usize
-    }
-}
 
 async fn write_log(root: &Path, events: usize, every: u64) -> [u8; 32] {
     let key = crypto::SigningKey::generate().expect("key");
@@ -32,23 +23,6 @@ async fn write_log(root: &Path, events: usize, every: u64) -> [u8; 32] {
     }
     log.shutdown().await.expect("shutdown");
     public
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("dir");
-    for entry in std::fs::read_dir(from).expect("read") {
-        let entry = entry.expect("entry");
-        std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
-    }
-}
-
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
-        .expect("read")
-        .map(|e| e.expect("entry").path())
-        .collect();
-    out.sort();
-    out
 }
 
 #[tokio::test]
@@ -71,64 +45,13 @@ async fn an_untouched_log_verifies_and_every_tamper_is_reported() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let original = root.path().join("a");
-    let mut undetected = Vec::new();
-    for case in 0..cases {
-        let copy = root.path().join(format!("copy{case}"));
-        copy_dir(&original, &copy);
-        let targets = files(&copy);
-        let target = &targets[rng.below(targets.len())];
-        let mut bytes = std::fs::read(target).expect("read");
-        let kind = rng.below(4);
-        let what = match kind {
-            // Edit: flip a byte.
-            0 if !bytes.is_empty() => {
-                let at = rng.below(bytes.len());
-                bytes[at] ^= 1 + rng.below(255) as u8;
-                std::fs::write(target, &bytes).expect("write");
-                format!("flip byte {at}")
-            }
-            // Deletion: remove a run of bytes, or the whole file.
-            1 if rng.below(8) == 0 => {
-                std::fs::remove_file(target).expect("remove");
-                "delete the file".to_owned()
-            }
-            1 if bytes.len() > 1 => {
-                let at = rng.below(bytes.len() - 1);
-                let len = 1 + rng.below((bytes.len() - at).min(300));
-                bytes.drain(at..at + len);
-                std::fs::write(target, &bytes).expect("write");
-                format!("delete {len} bytes at {at}")
-            }
-            // Reorder: swap two runs of equal length.
-            2 if bytes.len() > 64 => {
-                let len = 1 + rng.below(bytes.len() / 4);
-                let a = rng.below(bytes.len() - 2 * len);
-                let b = a + len + rng.below(bytes.len() - a - 2 * len + 1);
-                let (x, y) = (bytes[a..a + len].to_vec(), bytes[b..b + len].to_vec());
-                if x == y {
-                    continue;
-                }
-                bytes[a..a + len].copy_from_slice(&y);
-                bytes[b..b + len].copy_from_slice(&x);
-                std::fs::write(target, &bytes).expect("write");
-                format!("swap {len} bytes at {a} and {b}")
-            }
-            // Truncation at any length short of the whole.
-            _ if !bytes.is_empty() => {
-                let len = rng.below(bytes.len());
-                bytes.truncate(len);
-                std::fs::write(target, &bytes).expect("write");
-                format!("truncate to {len}")
-            }
-            _ => continue,
-        };
-        if let Ok(v) = verify_dir(&copy, &public) {
-            undetected.push(format!("{}: {what} → {v}", target.display()));
-        }
-        std::fs::remove_dir_all(&copy).expect("clean");
-    }
+    let undetected = common::tamper(
+        &root.path().join("a"),
+        root.path(),
+        &public,
+        cases,
+        0x9e37_79b9_7f4a_7c15,
+    );
     println!(
         "audit tamper: {cases} cases, {} undetected",
         undetected.len()

@@ -33,6 +33,8 @@ const LONE_APPENDER_SPIN: Duration = Duration::from_millis(2);
 /// State shared by the handles and the writer thread.
 pub(crate) struct Shared {
     head: Mutex<Position>,
+    /// The position before the first entry; moves only in `remove_segments_before`.
+    start: Mutex<Position>,
     health: Mutex<Health>,
     closed: AtomicBool,
     /// Blocking appends submitted and not yet answered.
@@ -97,6 +99,8 @@ struct Inner {
     shared: Arc<Shared>,
     tx: mpsc::Sender<Msg>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    /// Held while leading segments are removed, so that two removals never interleave.
+    trimming: Mutex<()>,
     writer_thread: std::thread::ThreadId,
 }
 
@@ -128,6 +132,7 @@ impl Journal {
         let head = recovered.report.head;
         let shared = Arc::new(Shared {
             head: Mutex::new(head),
+            start: Mutex::new(recovered.start),
             health: Mutex::new(Health::Healthy),
             closed: AtomicBool::new(false),
             blocking_in_flight: AtomicUsize::new(0),
@@ -166,6 +171,7 @@ impl Journal {
                 tx,
                 writer_thread: handle.thread().id(),
                 writer: Mutex::new(Some(handle)),
+                trimming: Mutex::new(()),
             }),
         };
         Ok((journal, recovered.report))
@@ -216,14 +222,65 @@ impl Journal {
     }
 
     /// Committed entries with `seq >= from_seq`, in order, up to the head at the time of the
-    /// call. Reads mirror a and falls back to mirror b on any error.
+    /// call, from the first kept entry on (see [`Journal::start`]). Reads mirror a and falls
+    /// back to mirror b on any error.
     pub fn read_from(&self, from_seq: u64) -> Result<Entries> {
         let shared = &self.inner.shared;
+        let first = lock(&shared.start).seq + 1;
         Ok(Entries::new(
             shared.dirs.clone(),
-            from_seq,
+            from_seq.max(first),
             shared.head().seq,
         ))
+    }
+
+    /// The position before the first entry kept: [`Position::EMPTY`] until leading segments are
+    /// removed.
+    pub fn start(&self) -> Position {
+        *lock(&self.inner.shared.start)
+    }
+
+    /// First seqs of the segment files, oldest first, from the first kept one. The last one is
+    /// the segment being appended to.
+    pub fn segments(&self) -> Result<Vec<u64>> {
+        let start = self.start().seq;
+        let listing = crate::scan::list_dir(&self.inner.shared.dirs[0])?;
+        Ok(listing
+            .segments
+            .iter()
+            .map(|s| s.first_seq)
+            .filter(|s| *s > start)
+            .collect())
+    }
+
+    /// Removes, in both mirrors, the whole segments before the segment whose first entry is
+    /// `first_seq`, which must exist (so the segment being appended to is never removed). First
+    /// the start file naming `first_seq - 1` and its chain hash is written in both mirrors, then
+    /// the old files go, so that a crash at any step reopens as the old journal or finishes the
+    /// removal. The only way entries leave the journal; the caller decides that they may. A
+    /// failure degrades the journal (restart to finish the removal).
+    pub fn remove_segments_before(&self, first_seq: u64) -> Result<crate::Removed> {
+        let shared = &self.inner.shared;
+        if shared.is_closed() {
+            return Err(Error::Closed);
+        }
+        if let Some(cause) = shared.degraded_cause() {
+            return Err(Error::Unavailable { cause });
+        }
+        let _one_at_a_time = lock(&self.inner.trimming);
+        match crate::trim::remove_segments_before(&shared.dirs, first_seq) {
+            Ok(removed) => {
+                *lock(&shared.start) = removed.start;
+                Ok(removed)
+            }
+            Err(e @ (Error::Io { .. } | Error::MirrorFailed { .. })) => {
+                shared.degrade(format!(
+                    "removing the segments before seq {first_seq} failed: {e}"
+                ));
+                Err(e)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Counters since open.

@@ -7,8 +7,9 @@
 //! commit hook ran. Payloads are opaque bytes (the engine seals them before they arrive).
 //!
 //! This crate must never acknowledge a write that is not synced in both mirrors, never rewrite or
-//! delete a committed entry (only torn, unacknowledged tails are truncated), never guess when the
-//! mirrors disagree, and never look inside payloads. The on-disk format, the durability argument
+//! delete a committed entry (only torn, unacknowledged tails are truncated, and whole leading
+//! segments go when the owner asks, through [`Journal::remove_segments_before`]), never guess
+//! when the mirrors disagree, and never look inside payloads. The on-disk format, the durability argument
 //! and the recovery algorithm live in `docs/design/journal.md`.
 
 mod ack;
@@ -23,7 +24,9 @@ mod read;
 mod recover;
 mod repair;
 mod scan;
+mod start;
 mod stats;
+mod trim;
 mod verify;
 mod writer;
 
@@ -34,6 +37,7 @@ pub use read::Entries;
 pub use recover::OpenReport;
 pub use repair::{RepairReport, repair};
 pub use stats::{MirrorStats, Stats};
+pub use trim::Removed;
 pub use verify::{DirScan, MirrorReport, Problem, SegmentReport, VerifyReport, scan_dir, verify};
 
 /// Largest payload one entry may carry; larger payloads get [`Error::TooLarge`].

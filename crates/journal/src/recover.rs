@@ -18,6 +18,7 @@ use crate::fsutil::{
     truncate,
 };
 use crate::scan::{DirState, MirrorScan, ScannedSegment, scan_mirror};
+use crate::start::write_start;
 
 /// What `Journal::open` found and did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,6 +42,8 @@ impl fmt::Display for OpenReport {
 #[derive(Debug)]
 pub(crate) struct Recovered {
     pub report: OpenReport,
+    /// The position before the first entry (not [`Position::EMPTY`] once segments were removed).
+    pub start: Position,
     /// File name of the last segment (identical in both mirrors).
     pub last_segment: String,
     pub last_first_seq: u64,
@@ -60,6 +63,9 @@ pub(crate) fn recover(a: &Path, b: &Path) -> Result<Recovered> {
         (false, true) => recreate_if_empty(scan_b, a, &mut lines)?,
         (true, false) => recreate_if_empty(scan_a, b, &mut lines)?,
         (true, true) => {
+            refuse_damage(&scan_a)?;
+            refuse_damage(&scan_b)?;
+            let (scan_a, scan_b) = align_starts(scan_a, scan_b, &mut lines)?;
             refuse_damage(&scan_a)?;
             refuse_damage(&scan_b)?;
             if let Some(d) = first_divergence(&scan_a, &scan_b)? {
@@ -86,7 +92,12 @@ pub(crate) fn recover(a: &Path, b: &Path) -> Result<Recovered> {
         tracing::warn!("{note}");
         lines.push(note);
     }
+    let start = Position {
+        seq: result.first().map_or(0, |s| s.first_seq - 1),
+        hash: result.first().map_or(ZERO_HASH, |s| s.prev_hash),
+    };
     Ok(Recovered {
+        start,
         last_segment: last.name.clone(),
         last_first_seq: last.first_seq,
         last_len: last.valid_len,
@@ -148,6 +159,7 @@ fn create_fresh(a: &Path, b: &Path, lines: &mut Vec<String>) -> Result<Vec<Scann
             name: crate::format::segment_name(1),
             path,
             file_len: crate::format::HEADER_LEN,
+            prev_hash: ZERO_HASH,
             valid_len: crate::format::HEADER_LEN,
             end_seq: 0,
             end_hash: ZERO_HASH,
@@ -171,7 +183,7 @@ pub(crate) fn reconcile(
     lines: &mut Vec<String>,
 ) -> Result<Vec<ScannedSegment>> {
     for scan in [&mut a, &mut b] {
-        clean_tmp_files(scan, lines)?;
+        clean_leftovers(scan, lines)?;
         truncate_torn_tail(scan, lines)?;
     }
     let (src, dst) = if a_covers_b(&a, &b) {
@@ -183,7 +195,9 @@ pub(crate) fn reconcile(
     Ok(src.segments.clone())
 }
 
-pub(crate) fn clean_tmp_files(scan: &MirrorScan, lines: &mut Vec<String>) -> Result<()> {
+/// Removes what an interrupted operation left: temp files of a segment creation or copy, and
+/// segments wholly before the start file's position (an interrupted removal of old segments).
+pub(crate) fn clean_leftovers(scan: &MirrorScan, lines: &mut Vec<String>) -> Result<()> {
     for tmp in &scan.listing.tmp_files {
         remove_file(tmp)?;
         lines.push(format!(
@@ -191,10 +205,52 @@ pub(crate) fn clean_tmp_files(scan: &MirrorScan, lines: &mut Vec<String>) -> Res
             tmp.display()
         ));
     }
-    if !scan.listing.tmp_files.is_empty() {
+    for old in &scan.leftovers {
+        remove_file(&old.path)?;
+        lines.push(format!(
+            "removed segment {} of mirror {}: it ends before the journal's start at seq {} (an \
+             interrupted removal of old segments)",
+            old.name,
+            scan.dir.display(),
+            scan.start.seq + 1
+        ));
+    }
+    if !scan.listing.tmp_files.is_empty() || !scan.leftovers.is_empty() {
         fsync_dir(&scan.dir)?;
     }
     Ok(())
+}
+
+/// When one mirror starts later than the other (a removal of old segments was interrupted
+/// between the two start files), writes the later start into the other mirror and scans it
+/// again, which checks that its segment at that seq exists and chains to that hash. The later
+/// start was written only after the decision to remove was durable, so nothing meant to be kept
+/// is dropped.
+pub(crate) fn align_starts(
+    a: MirrorScan,
+    b: MirrorScan,
+    lines: &mut Vec<String>,
+) -> Result<(MirrorScan, MirrorScan)> {
+    if a.start == b.start {
+        return Ok((a, b));
+    }
+    let a_later = a.start.seq > b.start.seq;
+    let (later, earlier) = if a_later { (a, b) } else { (b, a) };
+    write_start(&earlier.dir, later.start)?;
+    lines.push(format!(
+        "mirror {} starts at seq {} while mirror {} starts at seq {}: finished the interrupted \
+         removal of old segments in the first",
+        earlier.dir.display(),
+        earlier.start.seq + 1,
+        later.dir.display(),
+        later.start.seq + 1
+    ));
+    let earlier = scan_mirror(&earlier.dir)?;
+    Ok(if a_later {
+        (later, earlier)
+    } else {
+        (earlier, later)
+    })
 }
 
 /// Cuts the last segment back to its valid prefix when the scan found a torn tail.

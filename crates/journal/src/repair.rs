@@ -13,8 +13,9 @@ use crate::Position;
 use crate::compare::first_divergence;
 use crate::error::{Error, Result};
 use crate::fsutil::{copy_file_atomic, create_dir_durable, fsync_dir, remove_file};
-use crate::recover::{clean_tmp_files, reconcile, truncate_torn_tail};
+use crate::recover::{align_starts, clean_leftovers, reconcile, truncate_torn_tail};
 use crate::scan::{DirState, MirrorScan, ScannedSegment, SegmentReader, scan_mirror};
+use crate::start::write_start;
 
 /// What `repair` did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,6 +103,11 @@ fn repair_both_present(
              from. Restore the journal from a backup"
         )));
     }
+    let (sa, sb) = if sa.is_healthy() && sb.is_healthy() {
+        align_starts(sa, sb, lines)?
+    } else {
+        (sa, sb)
+    };
     if let Some(d) = first_divergence(&sa, &sb)? {
         return Err(d.into_error(&sa, &sb));
     }
@@ -125,14 +131,15 @@ fn rebuild_missing(
             dst.display()
         )));
     }
-    clean_tmp_files(&src, lines)?;
+    clean_leftovers(&src, lines)?;
     truncate_torn_tail(&mut src, lines)?;
     create_dir_durable(dst)?;
     let leftovers = scan_mirror(dst)?;
-    clean_tmp_files(&leftovers, lines)?;
+    clean_leftovers(&leftovers, lines)?;
     for seg in &src.segments {
         copy_file_atomic(&seg.path, seg.valid_len, dst, &seg.name)?;
     }
+    write_start(dst, src.start)?;
     fsync_dir(dst)?;
     lines.push(format!(
         "rebuilt missing mirror {} from mirror {}: {} segment files, {} entries",
@@ -150,8 +157,8 @@ fn rebuild_damaged(
     dst: MirrorScan,
     lines: &mut Vec<String>,
 ) -> Result<Vec<ScannedSegment>> {
-    clean_tmp_files(&src, lines)?;
-    clean_tmp_files(&dst, lines)?;
+    clean_leftovers(&src, lines)?;
+    clean_leftovers(&dst, lines)?;
     truncate_torn_tail(&mut src, lines)?;
     refuse_if_dst_holds_more(&src, &dst)?;
     let problem = dst
@@ -179,6 +186,7 @@ fn rebuild_damaged(
             removed.push(f.name.clone());
         }
     }
+    write_start(&dst.dir, src.start)?;
     fsync_dir(&dst.dir)?;
     lines.push(format!(
         "rebuilt damaged mirror {} from mirror {} (damage: {problem}): replaced segment files \

@@ -14,6 +14,7 @@ use crate::format::{
     FRAME_HEADER_LEN, FrameHeader, HEADER_LEN, SEGMENT_SUFFIX, SegmentHeader, TMP_SUFFIX, chain,
     frame_len, parse_segment_name, short_hex,
 };
+use crate::start::{START_FILE, read_start};
 use crate::{Position, verify::Problem};
 
 /// What a mirror directory holds.
@@ -251,6 +252,8 @@ pub(crate) struct ScannedSegment {
     pub name: String,
     pub path: PathBuf,
     pub file_len: u64,
+    /// Chain hash before its first entry (from its header).
+    pub prev_hash: [u8; 32],
     /// End of the last good frame (the whole file when the segment has no problem).
     pub valid_len: u64,
     /// Seq of the last good frame, or `first_seq - 1` when it has none.
@@ -266,6 +269,10 @@ pub(crate) struct MirrorScan {
     pub listing: Listing,
     /// Scanned segments, up to and including the one holding the problem (if any).
     pub segments: Vec<ScannedSegment>,
+    /// The position before the first entry: from the start file, [`Position::EMPTY`] without.
+    pub start: Position,
+    /// Segments wholly before the start (an interrupted removal), not part of the chain.
+    pub leftovers: Vec<SegmentFile>,
     /// Last good entry.
     pub head: Position,
     pub problem: Option<Problem>,
@@ -283,18 +290,53 @@ impl MirrorScan {
 /// Scans a mirror directory: every segment header, frame checksum, seq and the chain across
 /// segments, stopping at the first problem. Only OS errors are returned as `Err`.
 pub(crate) fn scan_mirror(dir: &Path) -> Result<MirrorScan> {
-    let listing = list_dir(dir)?;
+    let mut listing = list_dir(dir)?;
     let mut scan = MirrorScan {
         dir: dir.to_path_buf(),
         segments: Vec::new(),
+        start: Position::EMPTY,
+        leftovers: Vec::new(),
         head: Position::EMPTY,
         problem: None,
         torn: false,
-        listing,
+        listing: Listing {
+            state: listing.state,
+            segments: Vec::new(),
+            tmp_files: std::mem::take(&mut listing.tmp_files),
+            bad_names: std::mem::take(&mut listing.bad_names),
+        },
     };
-    let files = scan.listing.segments.clone();
+    match read_start(dir)? {
+        None => {}
+        Some(Ok(start)) => scan.start = start,
+        Some(Err(problem)) => scan.problem = Some(problem),
+    }
+    if scan.start != Position::EMPTY || scan.problem.is_some() {
+        // A start file alone still makes a journal: one whose segments are all gone.
+        scan.listing.state = DirState::Present;
+    }
+    let (leftovers, files): (Vec<_>, Vec<_>) = listing
+        .segments
+        .into_iter()
+        .partition(|s| s.first_seq <= scan.start.seq);
+    scan.leftovers = leftovers;
+    scan.listing.segments = files.clone();
+    if scan.problem.is_some() {
+        return Ok(scan);
+    }
+    if files.is_empty() && scan.start != Position::EMPTY {
+        scan.problem = Some(Problem {
+            segment: dir.join(START_FILE),
+            offset: 0,
+            reason: format!(
+                "the start file names seq {} as the first entry but no segment file starts there",
+                scan.start.seq + 1
+            ),
+        });
+        return Ok(scan);
+    }
     let last = files.len().saturating_sub(1);
-    let mut head = Position::EMPTY;
+    let mut head = scan.start;
     for (i, file) in files.iter().enumerate() {
         let stop = scan_segment(file, i == last, &mut head, &mut scan)?;
         if stop {
@@ -394,6 +436,7 @@ fn scan_segment(
         name: file.name.clone(),
         path: file.path.clone(),
         file_len: reader.file_len,
+        prev_hash: header.prev_hash,
         valid_len: reader.offset(),
         end_seq: head.seq,
         end_hash: reader.hash(),

@@ -55,7 +55,7 @@ pub struct MirrorReport {
     pub dir: PathBuf,
     /// Segments scanned (up to and including the first problem).
     pub segments: Vec<SegmentReport>,
-    /// Valid entries.
+    /// Valid entries (from the first kept one: see [`DirScan::start`]).
     pub entries: u64,
     /// Last valid entry.
     pub head: Position,
@@ -157,7 +157,7 @@ fn mirror_report(dir: &Path, scan: Result<MirrorScan, Error>) -> MirrorReport {
             first_seq: s.first_seq,
         })
         .collect();
-    report.entries = scan.head.seq;
+    report.entries = scan.head.seq - scan.start.seq;
     report.head = scan.head;
     report.problem = match scan.listing.state {
         DirState::Missing => Some(dir_problem(dir, "the mirror directory is missing")),
@@ -257,6 +257,9 @@ fn difference(a: &MirrorScan, b: &MirrorScan) -> Option<String> {
 pub struct DirScan {
     /// Last valid entry.
     pub head: Position,
+    /// The position before the first entry: [`Position::EMPTY`] unless older segments were
+    /// removed, then the start file's position, which the first segment's header matched.
+    pub start: Position,
     /// Seq of the first entry present (1 unless older segments were removed).
     pub first_seq: u64,
     /// The first problem, if any (entries stop before it).
@@ -269,10 +272,11 @@ pub struct DirScan {
 /// returned as `Err`.
 pub fn scan_dir(dir: &Path) -> Result<DirScan, Error> {
     let scan = scan_mirror(dir)?;
-    let first_seq = scan.segments.first().map_or(1, |s| s.first_seq);
+    let first_seq = scan.start.seq + 1;
     let dirs = [dir.to_path_buf(), dir.to_path_buf()];
     Ok(DirScan {
         head: scan.head,
+        start: scan.start,
         first_seq,
         problem: scan.problem,
         entries: crate::Entries::new(dirs, first_seq, scan.head.seq),
