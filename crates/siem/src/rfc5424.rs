@@ -7,7 +7,7 @@
 //! Facility authpriv (10); severity notice for a success, warning for a failure or refusal.
 //! The timestamp is UTC with milliseconds. HOSTNAME and MSGID (the action) keep printable
 //! US-ASCII only. SD-PARAM values are escaped as §6.3.3 requires (`"`, `\`, `]`) after every
-//! control character was written as `\u{…}`; MSG is the event's `render_line()`. No byte below
+//! control character was written as `\uXXXX`; MSG is the event's `render_line()`. No byte below
 //! 0x20 (nor DEL) is ever part of a message, so no value can end a message or forge another.
 
 use audit::{AuditEvent, Outcome, event::escape_controls};
@@ -81,7 +81,7 @@ pub fn header_field(text: &str, max: usize) -> String {
     if out.is_empty() { "-".to_owned() } else { out }
 }
 
-/// An SD-PARAM value: controls as `\u{…}`, then `"`, `\` and `]` escaped with `\`.
+/// An SD-PARAM value: controls as `\uXXXX`, then `"`, `\` and `]` escaped with `\`.
 pub fn sd_value(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in escape_controls(text).chars() {
@@ -160,6 +160,6 @@ mod tests {
     #[test]
     fn sd_values_escape_quote_backslash_bracket_and_controls() {
         assert_eq!(sd_value(r#"a"b\c]d"#), r#"a\"b\\c\]d"#);
-        assert_eq!(sd_value("x\ny\u{1b}"), r"x\\u{a}y\\u{1b}");
+        assert_eq!(sd_value("x\ny\u{1b}"), r"x\\u000ay\\u001b");
     }
 }
