@@ -5,6 +5,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::{Error, Result};
+
 /// A snapshot of a sink's counters.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -48,14 +50,6 @@ impl Counters {
         }
     }
 
-    pub(crate) fn last_error(&self) -> String {
-        self.last_error
-            .lock()
-            .ok()
-            .and_then(|last| last.clone())
-            .unwrap_or_else(|| "no failure recorded".to_owned())
-    }
-
     pub(crate) fn snapshot(&self) -> Stats {
         Stats {
             delivered: self.delivered.load(Ordering::Relaxed),
@@ -64,6 +58,20 @@ impl Counters {
             last_error: self.last_error.lock().ok().and_then(|last| last.clone()),
         }
     }
+}
+
+/// The end of a sink's shutdown: `left` lines not delivered are counted as dropped and make
+/// the error; otherwise the final counters.
+pub(crate) fn finish(sink: &'static str, counters: &Counters, left: u64) -> Result<Stats> {
+    if left > 0 {
+        counters.dropped(left);
+        return Err(Error::Undelivered {
+            sink,
+            count: left,
+            stats: counters.snapshot(),
+        });
+    }
+    Ok(counters.snapshot())
 }
 
 /// Exponential backoff between retries: `min`, doubling, capped at `max`.

@@ -14,12 +14,13 @@ use std::time::{Duration, Instant};
 use audit::AuditEvent;
 use tokio::sync::oneshot;
 
-use crate::counters::{Backoff, Counters};
+use crate::counters::{Backoff, Counters, finish};
 use crate::rotate::Writer;
 use crate::{Error, Result, Stats};
 
 const RETRY_MIN: Duration = Duration::from_millis(50);
 const RETRY_MAX: Duration = Duration::from_secs(5);
+const SINK: &str = "file sink";
 
 /// Where and how the file sink writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +55,8 @@ impl FileSinkOptions {
 pub struct FileSink {
     tx: SyncSender<String>,
     counters: Arc<Counters>,
-    done: oneshot::Receiver<Result<()>>,
+    /// The writer thread's answer at its end: lines left unwritten.
+    done: oneshot::Receiver<u64>,
 }
 
 impl FileSink {
@@ -109,18 +111,13 @@ impl FileSink {
         self.counters.snapshot()
     }
 
-    /// Writes what is queued, fdatasyncs and stops the thread. Lines that could not be written
-    /// are counted as dropped and reported in the error.
-    pub async fn shutdown(self) -> Result<()> {
+    /// Writes what is queued, fdatasyncs and stops the thread; returns the final counters.
+    /// Lines that could not be written are counted as dropped and reported in the error.
+    pub async fn shutdown(self) -> Result<Stats> {
         let FileSink { tx, counters, done } = self;
         drop(tx);
-        done.await.unwrap_or_else(|_| {
-            Err(Error::Undelivered {
-                sink: "file sink",
-                count: 0,
-                last_error: format!("the writer thread stopped: {}", counters.last_error()),
-            })
-        })
+        let left = done.await.unwrap_or(0);
+        finish(SINK, &counters, left)
     }
 }
 
@@ -137,8 +134,9 @@ struct Worker {
 }
 
 impl Worker {
-    /// Writes batches until every sender is gone, then writes the rest and syncs.
-    fn run(mut self) -> Result<()> {
+    /// Writes batches until every sender is gone, then writes the rest and syncs; returns how
+    /// many lines were left unwritten.
+    fn run(mut self) -> u64 {
         let mut backoff = Backoff::new(RETRY_MIN, RETRY_MAX);
         let mut open = true;
         while open {
@@ -164,8 +162,7 @@ impl Worker {
 
     /// Writes the pending lines and syncs when due.
     fn write_batch(&mut self) -> Result<()> {
-        let written = self.writer.write(&mut self.pending)?;
-        self.counters.delivered(written);
+        self.writer.write(&mut self.pending, &self.counters)?;
         if self.writer.is_unsynced() && self.last_sync.elapsed() >= self.sync_every {
             self.writer.sync()?;
             self.last_sync = Instant::now();
@@ -173,23 +170,16 @@ impl Worker {
         Ok(())
     }
 
-    /// The last attempt at shutdown: what is still pending is counted as dropped on failure.
-    fn finish(mut self) -> Result<()> {
-        let result = self.writer.write(&mut self.pending).and_then(|written| {
-            self.counters.delivered(written);
-            self.writer.sync()
-        });
+    /// The last attempt at shutdown: returns how many pending lines could not be written.
+    fn finish(mut self) -> u64 {
+        let result = self
+            .writer
+            .write(&mut self.pending, &self.counters)
+            .and_then(|()| self.writer.sync());
         if let Err(e) = result {
             self.report(&e);
-            let count = self.pending.len() as u64;
-            self.counters.dropped(count);
-            return Err(Error::Undelivered {
-                sink: "file sink",
-                count,
-                last_error: e.to_string(),
-            });
         }
-        Ok(())
+        self.pending.len() as u64
     }
 
     fn report(&self, error: &Error) {

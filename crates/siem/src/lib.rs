@@ -49,12 +49,17 @@ pub enum Error {
     /// The syslog sink was started outside a Tokio runtime.
     #[error("the audit syslog sink must be started inside a Tokio runtime")]
     NoRuntime,
-    /// A sink stopped with lines it could not write or deliver (they are counted as dropped).
-    #[error("audit {sink}: {count} lines could not be delivered before shutdown: {last_error}")]
+    /// A sink stopped with `count` lines it could not write or deliver; they are counted as
+    /// dropped in `stats`, the sink's final counters.
+    #[error(
+        "audit {sink}: {count} lines could not be delivered before shutdown ({} dropped in all): {}",
+        stats.dropped,
+        stats.last_error.as_deref().unwrap_or("no failure recorded")
+    )]
     Undelivered {
         sink: &'static str,
         count: u64,
-        last_error: String,
+        stats: Stats,
     },
 }
 
@@ -114,11 +119,11 @@ impl Sinks {
     /// when the first fails; the first error is returned.
     pub async fn shutdown(self) -> Result<()> {
         let file = match self.file {
-            Some(file) => file.shutdown().await,
+            Some(file) => file.shutdown().await.map(drop),
             None => Ok(()),
         };
         let syslog = match self.syslog {
-            Some(syslog) => syslog.shutdown().await,
+            Some(syslog) => syslog.shutdown().await.map(drop),
             None => Ok(()),
         };
         file.and(syslog)

@@ -12,6 +12,7 @@ use std::io::{self, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use crate::counters::Counters;
 use crate::{Error, Result};
 
 /// Permission bits of the sink file: owner read and write only.
@@ -59,10 +60,13 @@ impl Writer {
     }
 
     /// Writes the pending lines (each followed by `\n`), rotating between lines when the next
-    /// one would take the file past `max_bytes`. Written lines are removed from `pending`;
-    /// returns how many. On error, what was written stays written and the next call resumes.
-    pub(crate) fn write(&mut self, pending: &mut VecDeque<String>) -> Result<u64> {
-        let mut written = 0;
+    /// one would take the file past `max_bytes`. Written lines leave `pending` and are counted
+    /// as delivered. On error, what was written stays written and the next call resumes.
+    pub(crate) fn write(
+        &mut self,
+        pending: &mut VecDeque<String>,
+        counters: &Counters,
+    ) -> Result<()> {
         while !pending.is_empty() {
             if self.file.is_none() {
                 self.reopen()?;
@@ -80,9 +84,9 @@ impl Writer {
             }
             self.write_from_partial(&buf)?;
             pending.drain(..count);
-            written += count as u64;
+            counters.delivered(count as u64);
         }
-        Ok(written)
+        Ok(())
     }
 
     /// How many front lines fit in the current file (at least one: a line longer than

@@ -24,7 +24,7 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use crate::counters::{Backoff, Counters};
+use crate::counters::{Backoff, Counters, finish};
 use crate::{Error, Result, Stats, rfc5424};
 
 const RETRY_MIN: Duration = Duration::from_millis(100);
@@ -137,8 +137,9 @@ impl SyslogTls {
     }
 
     /// Delivers what is queued (waiting at most the flush timeout), closes the connection and
-    /// stops the task. What could not be delivered is counted as dropped and reported.
-    pub async fn shutdown(self) -> Result<()> {
+    /// stops the task; returns the final counters. What could not be delivered is counted as
+    /// dropped and reported in the error.
+    pub async fn shutdown(self) -> Result<Stats> {
         let SyslogTls {
             shared, mut task, ..
         } = self;
@@ -152,15 +153,7 @@ impl SyslogTls {
             task.abort();
         }
         let left = shared.lock().drain(..).count() as u64 + shared.in_flight.load(Ordering::SeqCst);
-        if left == 0 {
-            return Ok(());
-        }
-        shared.counters.dropped(left);
-        Err(Error::Undelivered {
-            sink: "syslog",
-            count: left,
-            last_error: shared.counters.last_error(),
-        })
+        finish("syslog sink", &shared.counters, left)
     }
 }
 
