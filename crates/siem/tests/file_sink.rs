@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use audit::AuditEvent;
-use common::{ATTACKS, event, hostile, raw_controls, uniform, wait_until};
+use common::{event, hostile, hostile_events, raw_controls, uniform, wait_until};
 use siem::{Error, FileSink, FileSinkOptions};
 
 fn options(path: &Path) -> FileSinkOptions {
@@ -112,11 +112,7 @@ async fn hostile_text_stays_inside_one_json_line() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("audit.ndjson");
     let sink = FileSink::start(options(&path)).expect("start");
-    let events: Vec<AuditEvent> = ATTACKS
-        .iter()
-        .enumerate()
-        .map(|(i, a)| hostile(i as u64, a))
-        .collect();
+    let events = hostile_events();
     for e in &events {
         sink.send(e);
     }

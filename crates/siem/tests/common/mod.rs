@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod receiver;
+
 use std::time::{Duration, Instant};
 
 use audit::{Actor, ActorKind, AuditEvent, Client, Outcome, Resource};
@@ -77,6 +79,15 @@ pub fn hostile(n: u64, attack: &str) -> AuditEvent {
     e.details.insert("name".into(), attack.into());
     e.details.insert(attack.into(), attack.into());
     e
+}
+
+/// One hostile event per attack.
+pub fn hostile_events() -> Vec<AuditEvent> {
+    ATTACKS
+        .iter()
+        .enumerate()
+        .map(|(i, a)| hostile(i as u64, a))
+        .collect()
 }
 
 /// Characters that must never appear raw in a line or a message.
