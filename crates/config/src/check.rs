@@ -43,10 +43,11 @@ pub(crate) fn run(config: &Config) -> Vec<Finding> {
     check_auth(config, &mut out);
     check_attachments(config, &mut out);
     check_log(config, &mut out);
+    crate::siem::check(config, &mut out);
     out
 }
 
-fn error(out: &mut Vec<Finding>, setting: &'static str, message: String) {
+pub(crate) fn error(out: &mut Vec<Finding>, setting: &'static str, message: String) {
     out.push(Finding {
         severity: Severity::Error,
         setting,
@@ -63,7 +64,7 @@ fn warning(out: &mut Vec<Finding>, setting: &'static str, message: String) {
 }
 
 /// Makes a path absolute and removes `.` and `..` without touching the filesystem.
-fn lexical_absolute(path: &Path) -> PathBuf {
+pub(crate) fn lexical_absolute(path: &Path) -> PathBuf {
     let base = if path.is_absolute() {
         PathBuf::new()
     } else {

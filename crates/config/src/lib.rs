@@ -7,11 +7,13 @@
 
 mod check;
 mod env;
+mod siem;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 pub use check::{Finding, Severity};
+pub use siem::{AuditFileSink, AuditSyslog};
 
 /// Everything that can go wrong while loading configuration.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +41,17 @@ pub struct Config {
     pub limits: Limits,
     pub attachments: Attachments,
     pub log: Log,
+    pub audit: Audit,
+}
+
+/// The audit log's settings.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Audit {
+    /// `[audit.file_sink]`: events appended to a rotated NDJSON file (off when absent).
+    pub file_sink: Option<AuditFileSink>,
+    /// `[audit.syslog]`: events sent as RFC 5424 syslog over TLS (off when absent).
+    pub syslog: Option<AuditSyslog>,
 }
 
 /// Files attached to records.
