@@ -84,8 +84,8 @@ impl Sinks {
     /// the file sink runs on a thread of its own. Refuses an unsafe sink file and an unreadable
     /// CA file before anything is started.
     pub fn start(config: SinksConfig) -> Result<Sinks> {
-        let syslog = config.syslog.map(SyslogTls::start).transpose()?;
         let file = config.file.map(FileSink::start).transpose()?;
+        let syslog = config.syslog.map(SyslogTls::start).transpose()?;
         Ok(Sinks { file, syslog })
     }
 

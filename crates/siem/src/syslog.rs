@@ -139,21 +139,25 @@ impl SyslogTls {
     /// Delivers what is queued (waiting at most the flush timeout), closes the connection and
     /// stops the task; returns the final counters. What could not be delivered is counted as
     /// dropped and reported in the error.
-    pub async fn shutdown(self) -> Result<Stats> {
-        let SyslogTls {
-            shared, mut task, ..
-        } = self;
-        shared.closing.store(true, Ordering::SeqCst);
-        shared.stop.notify_one();
-        shared.wake.notify_one();
-        if tokio::time::timeout(self.flush_timeout, &mut task)
+    pub async fn shutdown(mut self) -> Result<Stats> {
+        self.shared.close();
+        if tokio::time::timeout(self.flush_timeout, &mut self.task)
             .await
             .is_err()
         {
-            task.abort();
+            self.task.abort();
         }
+        let shared = &self.shared;
         let left = shared.lock().drain(..).count() as u64 + shared.in_flight.load(Ordering::SeqCst);
         finish("syslog sink", &shared.counters, left)
+    }
+}
+
+impl Drop for SyslogTls {
+    /// A sink dropped without [`SyslogTls::shutdown`] still stops its task: after delivering
+    /// what is queued when connected, or after one more attempt when not.
+    fn drop(&mut self) {
+        self.shared.close();
     }
 }
 
@@ -210,6 +214,13 @@ impl Shared {
         }
         self.in_flight.store(0, Ordering::SeqCst);
         self.trim(&mut queue);
+    }
+
+    /// Asks the task to deliver what is queued and stop.
+    fn close(&self) {
+        self.closing.store(true, Ordering::SeqCst);
+        self.stop.notify_one();
+        self.wake.notify_one();
     }
 
     fn is_closing(&self) -> bool {
