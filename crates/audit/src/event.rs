@@ -3,9 +3,9 @@
 //!
 //! Client-supplied text (user agent, reasons, names in details) is capped when the event is
 //! made; JSON encoding escapes quotes and controls; [`AuditEvent::render_line`] escapes every
-//! control character (C0, DEL, C1, and the Unicode line and paragraph separators) as `\uXXXX`
-//! (a JSON escape: the line stays JSON that reads back to the same event),
-//! so one event is always exactly one line of text and can not forge another (log injection).
+//! control character (C0, DEL, C1, and the Unicode line and paragraph separators) as a JSON
+//! `\uXXXX` escape, so one event is always exactly one line of text that is still valid JSON
+//! and can not forge another (log injection).
 
 use serde::{Deserialize, Serialize};
 
@@ -138,8 +138,8 @@ impl AuditEvent {
     }
 }
 
-/// Replaces every control character (and the Unicode line separators) with its JSON escape
-/// `\uXXXX`.
+/// Replaces every control character (and the Unicode line separators) with `\uXXXX`. All of
+/// them are below U+FFFF, so inside a JSON string this is the JSON escape of the same character.
 pub fn escape_controls(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -193,7 +193,7 @@ mod tests {
                 "{line:?}"
             );
             assert_eq!(line.lines().count(), 1, "{line:?}");
-            // The line is still JSON, and reads back to the very same event.
+            // The line is JSON and reads back to the very same event.
             let back: AuditEvent = serde_json::from_str(&line).expect("json");
             assert_eq!(back, event(attack, attack));
         }

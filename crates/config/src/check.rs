@@ -45,6 +45,7 @@ pub(crate) fn run(config: &Config) -> Vec<Finding> {
     check_audit(config, &mut out);
     check_log(config, &mut out);
     crate::alerts::check(config, &mut out);
+    crate::siem::check(config, &mut out);
     out
 }
 
@@ -65,7 +66,7 @@ pub(crate) fn warning(out: &mut Vec<Finding>, setting: &'static str, message: St
 }
 
 /// Makes a path absolute and removes `.` and `..` without touching the filesystem.
-fn lexical_absolute(path: &Path) -> PathBuf {
+pub(crate) fn lexical_absolute(path: &Path) -> PathBuf {
     let base = if path.is_absolute() {
         PathBuf::new()
     } else {

@@ -8,12 +8,14 @@
 mod alerts;
 mod check;
 mod env;
+mod siem;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 pub use alerts::{AlertRule, Alerts};
 pub use check::{Finding, Severity};
+pub use siem::{AuditFileSink, AuditSyslog};
 
 /// Everything that can go wrong while loading configuration.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +61,10 @@ pub struct Audit {
     pub checkpoint_secs: u64,
     /// Days an event is kept; older whole segments are removed after a checkpoint.
     pub retention_days: u32,
+    /// `[audit.file_sink]`: events appended to a rotated NDJSON file (off when absent).
+    pub file_sink: Option<AuditFileSink>,
+    /// `[audit.syslog]`: events sent as RFC 5424 syslog over TLS (off when absent).
+    pub syslog: Option<AuditSyslog>,
 }
 
 impl Default for Audit {
@@ -68,6 +74,8 @@ impl Default for Audit {
             checkpoint_events: 1_000,
             checkpoint_secs: 3_600,
             retention_days: 400,
+            file_sink: None,
+            syslog: None,
         }
     }
 }
