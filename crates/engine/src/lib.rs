@@ -10,6 +10,7 @@ mod apply;
 mod envelope;
 pub mod event;
 pub mod fields;
+mod gauges;
 pub mod lock;
 pub mod model;
 mod open;
@@ -25,6 +26,7 @@ use types::{Clock, EntryId, Timestamp, TokenId};
 
 pub use envelope::{Header, Scope};
 pub use event::{Event, TokenPrincipal};
+pub use gauges::DiskSpace;
 pub use journal::{Health, Position};
 pub use open::{Opened, Options};
 pub use paths::Paths;

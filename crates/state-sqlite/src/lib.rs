@@ -17,7 +17,7 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OpenFlags, params};
 use types::TenantId;
 
-pub use docs::Doc;
+pub use docs::{Doc, DocCount};
 pub use records::{RecordQuery, RecordRow, Sort};
 pub use rows::{Applied, TenantRow, TenantStatus};
 
@@ -180,6 +180,11 @@ impl StateStore {
     /// Documents of `kind` belonging to `parent`.
     pub fn children(&self, kind: &'static str, parent: &str) -> Result<Vec<Doc>> {
         self.with_reader(|c| docs::list_by_parent(c, &self.path, kind, parent))
+    }
+
+    /// How many documents match `q` (live sessions, for the metrics).
+    pub fn count_docs(&self, q: &DocCount<'_>) -> Result<i64> {
+        self.with_reader(|c| docs::count(c, &self.path, q))
     }
 
     pub fn get_record(&self, id: &str) -> Result<Option<RecordRow>> {
