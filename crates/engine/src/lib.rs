@@ -27,7 +27,7 @@ use types::{Clock, EntryId, Timestamp, TokenId};
 pub use envelope::{Header, Scope};
 pub use event::{Event, TokenPrincipal};
 pub use gauges::DiskSpace;
-pub use journal::{Health, Position};
+pub use journal::{Health, Histogram, Position};
 pub use open::{Opened, Options};
 pub use paths::Paths;
 

@@ -24,7 +24,9 @@ use utoipa::openapi::{Content, Header, RefOr, Schema};
 
 use crate::AppState;
 use crate::error::Problem;
-use crate::{attachment_routes, health, record_routes, session_routes, tenant_admin, tenants};
+use crate::{
+    attachment_routes, health, metrics, record_routes, session_routes, tenant_admin, tenants,
+};
 
 /// The document's media type for errors.
 const PROBLEM_JSON: &str = "application/problem+json";
@@ -42,6 +44,7 @@ const PROBLEM_JSON: &str = "application/problem+json";
         health::get_healthz,
         health::get_readyz,
         get_openapi,
+        metrics::get_metrics,
         tenants::create_tenant,
         tenants::list_tenants,
         tenants::show_tenant,
@@ -106,7 +109,7 @@ const PROBLEM_JSON: &str = "application/problem+json";
     components(schemas(Problem)),
     modifiers(&SecuritySchemes, &CommonErrors),
     tags(
-        (name = "health", description = "Liveness and readiness."),
+        (name = "health", description = "Liveness, readiness and metrics."),
         (name = "authentication", description = "Logins, second factors, invitations, resets."),
         (name = "account", description = "The caller's own account, sessions and tokens."),
         (name = "tenants", description = "The system administrator's tenant lifecycle."),
