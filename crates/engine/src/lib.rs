@@ -10,6 +10,7 @@ mod apply;
 mod envelope;
 pub mod event;
 pub mod fields;
+mod gauges;
 pub mod lock;
 pub mod model;
 mod open;
@@ -26,7 +27,8 @@ use types::{Clock, EntryId, Timestamp, TokenId};
 
 pub use envelope::{Header, Scope};
 pub use event::{Event, TokenPrincipal};
-pub use journal::{Health, Position};
+pub use gauges::DiskSpace;
+pub use journal::{Health, Histogram, Position};
 pub use open::{Opened, Options};
 pub use paths::Paths;
 pub use trail::{Draft, Recorded};

@@ -299,3 +299,36 @@ fn audit_events_travel_in_their_entry_and_are_written_again_when_the_log_lost_th
     );
     assert_eq!(trail(&opened.engine).len(), 3);
 }
+
+#[test]
+fn the_gauges_read_the_journal_size_and_the_space_of_both_locations() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = paths(dir.path());
+    let engine = Engine::open(&p, options(true)).expect("init").engine;
+    let before = engine.journal_bytes().expect("size");
+    create_tenant(&engine, "Gauged");
+    let after = engine.journal_bytes().expect("size");
+    assert!(
+        after > before,
+        "a commit grows the journal: {before} → {after}"
+    );
+    let spaces = engine.disk_space();
+    assert_eq!(spaces.each_ref().map(|(name, _)| *name), ["data", "mirror"]);
+    for (name, space) in spaces {
+        let space = space.unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(
+            space.total_bytes > 0 && space.free_bytes <= space.total_bytes,
+            "{name}: {space:?}"
+        );
+    }
+    std::fs::remove_dir_all(&p.mirror).expect("remove the mirror");
+    let err = engine.disk_space()[1]
+        .1
+        .as_ref()
+        .err()
+        .map(ToString::to_string);
+    assert!(
+        err.as_deref().is_some_and(|e| e.contains("mirror")),
+        "a missing location is an error naming it: {err:?}"
+    );
+}

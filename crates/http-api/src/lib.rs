@@ -16,6 +16,7 @@ mod health;
 mod json;
 mod limiter;
 mod linger;
+mod metrics;
 mod openapi;
 mod record_routes;
 mod server;
@@ -35,6 +36,7 @@ use tenancy::Tenancy;
 
 pub use error::ApiError;
 pub use limiter::{IpLimiter, Limiter, RequestLimits};
+pub use metrics::Metrics;
 pub use server::{Server, ServerError};
 
 /// Largest request body accepted by the JSON API.
@@ -52,6 +54,8 @@ pub struct AppState {
     /// Per-IP, per-tenant and per-credential budgets of every request.
     pub limits: Arc<RequestLimits>,
     pub hsts_max_age_secs: u64,
+    /// Prometheus metrics: counted by the router, read at `GET /metrics`.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Refuses a request whose client IP spent its budget (429 with `Retry-After`).
@@ -78,6 +82,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .merge(health::router())
         .merge(openapi::router())
+        .merge(metrics::router())
         .nest("/api/v1/admin/tenants", tenants::router())
         .nest(
             "/api/v1/admin",
@@ -107,5 +112,9 @@ pub fn router(state: Arc<AppState>) -> Router {
             audit_routes::record_requests,
         ))
         .layer(axum::middleware::from_fn(unread::close_if_body_unread))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            metrics::track,
+        ))
         .with_state(state)
 }

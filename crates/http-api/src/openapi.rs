@@ -25,7 +25,8 @@ use utoipa::openapi::{Content, Header, RefOr, Schema};
 use crate::AppState;
 use crate::error::Problem;
 use crate::{
-    attachment_routes, audit_routes, health, record_routes, session_routes, tenant_admin, tenants,
+    attachment_routes, audit_routes, health, metrics, record_routes, session_routes, tenant_admin,
+    tenants,
 };
 
 /// The document's media type for errors.
@@ -47,6 +48,7 @@ const PROBLEM_JSON: &str = "application/problem+json";
         audit_routes::system_trail,
         audit_routes::stream,
         get_openapi,
+        metrics::get_metrics,
         tenants::create_tenant,
         tenants::list_tenants,
         tenants::show_tenant,
@@ -111,7 +113,7 @@ const PROBLEM_JSON: &str = "application/problem+json";
     components(schemas(Problem)),
     modifiers(&SecuritySchemes, &CommonErrors),
     tags(
-        (name = "health", description = "Liveness and readiness."),
+        (name = "health", description = "Liveness, readiness and metrics."),
         (name = "audit", description = "The audit trail: reading and export."),
         (name = "authentication", description = "Logins, second factors, invitations, resets."),
         (name = "account", description = "The caller's own account, sessions and tokens."),

@@ -241,12 +241,13 @@ macro_rules! schema_fields {
 
 /// Every route of the router.
 #[rustfmt::skip]
-pub const ROUTES: [Row; 66] = {
+pub const ROUTES: [Row; 67] = {
     use {Body::*, Norm::*, Read::*, Rule::*, Who::*};
     [
     row("GET", "/healthz", Anon),
     row("GET", "/readyz", Anon),
     row("GET", "/api/v1/openapi.json", Anon),
+    row("GET", "/metrics", Root),
     Row { body: Json(&[r#"{"name":"Tenant {n}"}"#], &[("/name", Echo(Trim, Get("/api/v1/admin/tenants/{answer:/id}", "{ptr}"), 200))]), ..row("POST", "/api/v1/admin/tenants", Root) },
     Row { query: PAGE, ..row("GET", "/api/v1/admin/tenants", Root) },
     row("GET", "/api/v1/admin/tenants/{id}", Root),

@@ -238,12 +238,13 @@ type Row = (
 );
 
 #[rustfmt::skip]
-const ROUTES: [Row; 84] = {
+const ROUTES: [Row; 85] = {
     use {Adm::*, Cn::*, Need::*, Set::*, Whose::*};
     [
     ("healthz", "GET", "/healthz", Anyone, No, ""),
     ("readyz", "GET", "/readyz", Anyone, No, ""),
     ("openapi", "GET", "/api/v1/openapi.json", Anyone, No, ""),
+    ("metrics", "GET", "/metrics", System, No, ""),
     ("login", "POST", "/api/v1/auth/login", Anyone, No, r#"{"tenant":"{a}","email":"{viewer_email}","password":"{viewer_password}"}"#),
     ("mfa", "POST", "/api/v1/auth/mfa", Anyone, No, r#"{"challenge":"{challenge}","recovery_code":"{recovery}"}"#),
     ("accept", "POST", "/api/v1/invitations/accept", Anyone, No, r#"{"token":"{invitation}","password":"{new_password}"}"#),

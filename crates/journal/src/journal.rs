@@ -288,6 +288,18 @@ impl Journal {
         self.inner.shared.counters.snapshot()
     }
 
+    /// The bytes of the segment files in mirror a (mirror b holds the same), read from the
+    /// directory now.
+    pub fn size_bytes(&self) -> Result<u64> {
+        let dir = &self.inner.shared.dirs[0];
+        let mut total = 0;
+        for segment in crate::scan::list_dir(dir)?.segments {
+            let meta = std::fs::metadata(&segment.path).map_err(|e| Error::io(&segment.path, e))?;
+            total += meta.len();
+        }
+        Ok(total)
+    }
+
     /// Commits what is already queued, then stops the writer thread. Later appends get
     /// [`Error::Closed`]. Idempotent.
     pub fn shutdown(&self) {

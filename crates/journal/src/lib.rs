@@ -36,7 +36,7 @@ pub use journal::{CommitHook, Journal};
 pub use read::Entries;
 pub use recover::OpenReport;
 pub use repair::{RepairReport, repair};
-pub use stats::{MirrorStats, Stats};
+pub use stats::{BATCH_SIZE_BOUNDS, FSYNC_MICROS_BOUNDS, Histogram, MirrorStats, Stats};
 pub use trim::Removed;
 pub use verify::{DirScan, MirrorReport, Problem, SegmentReport, VerifyReport, scan_dir, verify};
 

@@ -233,6 +233,13 @@ impl Writer {
         } else {
             Err(self.b.gone())
         };
+        let mirrors = &self.shared.counters.mirrors;
+        if ra.is_err() {
+            mirrors[0].record_failure();
+        }
+        if rb.is_err() {
+            mirrors[1].record_failure();
+        }
         match (ra, rb) {
             (Ok(()), Ok(())) => Ok(()),
             (Err(cause), Ok(())) => Err(Failure {

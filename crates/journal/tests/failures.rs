@@ -57,6 +57,11 @@ fn removed_mirror_scenario() {
     std::fs::remove_dir_all(&m.b).unwrap();
     let err = j.append_blocking(payload(11)).unwrap_err();
     assert_fail_closed(&j, err, &m.b, 10);
+    let stats = j.stats();
+    assert!(
+        stats.mirror_b.has_failed && !stats.mirror_a.has_failed,
+        "only mirror b failed: {stats:?}"
+    );
     // Mirror a was cut back: it holds exactly the acknowledged entries, nothing half-committed.
     j.shutdown();
     let v = verify(&m.a, &m.b);

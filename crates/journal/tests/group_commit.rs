@@ -55,6 +55,27 @@ fn many_blocking_writers_share_fsyncs() {
         stats.appends
     );
     assert!(stats.mirror_a.fsyncs >= stats.batches && stats.mirror_b.fsyncs >= stats.batches);
+    let sizes = &stats.batch_sizes;
+    assert_eq!((sizes.count, sizes.sum), (stats.batches, stats.appends));
+    assert_eq!(sizes.buckets.iter().sum::<u64>(), stats.batches);
+    assert!(
+        sizes.buckets[0] < stats.batches,
+        "some batch held more than one entry: {sizes:?}"
+    );
+    let latency = &stats.mirror_a.fsync_latency;
+    assert_eq!(
+        (latency.count, latency.sum),
+        (stats.mirror_a.fsyncs, stats.mirror_a.fsync_micros)
+    );
+    let on_disk: u64 = std::fs::read_dir(&m.a)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    assert_eq!(j.size_bytes().unwrap(), on_disk);
+    assert!(
+        on_disk > stats.bytes_written,
+        "segment headers come on top of the frames"
+    );
     let entries = read_all(&j, 1);
     assert_eq!(entries.len() as u64, total);
     let payloads: HashSet<Vec<u8>> = entries.into_iter().map(|e| e.payload).collect();

@@ -145,3 +145,37 @@ pub(crate) fn list_by_parent(
         .map_err(sql(path))?;
     Ok(rows.into_iter().map(|r| doc(kind, r)).collect())
 }
+
+/// Which documents [`count`] counts. The members are named by the caller, which owns the
+/// document format; they are JSON members of the stored document, never client input.
+#[derive(Debug, Clone, Copy)]
+pub struct DocCount<'a> {
+    pub kind: &'a str,
+    /// Members that must be null or absent.
+    pub unset: &'a [&'a str],
+    /// `(member, bound)`: the member must be a number greater than `bound`.
+    pub above: &'a [(&'a str, i64)],
+}
+
+pub(crate) fn count(c: &Connection, path: &Path, q: &DocCount<'_>) -> Result<i64> {
+    use rusqlite::types::Value;
+    let mut where_ = String::from("kind = ?1");
+    let mut values = vec![Value::Text(q.kind.to_owned())];
+    let member = |m: &str| Value::Text(format!("$.{m}"));
+    for m in q.unset {
+        values.push(member(m));
+        where_ += &format!(
+            " AND json_extract(CAST(doc AS TEXT), ?{}) IS NULL",
+            values.len()
+        );
+    }
+    for (m, bound) in q.above {
+        values.push(member(m));
+        values.push(Value::Integer(*bound));
+        let n = values.len();
+        where_ += &format!(" AND json_extract(CAST(doc AS TEXT), ?{}) > ?{n}", n - 1);
+    }
+    c.prepare_cached(&format!("SELECT count(*) FROM docs WHERE {where_}"))
+        .and_then(|mut s| s.query_row(rusqlite::params_from_iter(values), |r| r.get(0)))
+        .map_err(sql(path))
+}

@@ -19,7 +19,7 @@ use rusqlite::{Connection, OpenFlags, params};
 use types::TenantId;
 
 pub use audit_index::{AuditIndex, AuditQuery, AuditRow, AuditScope};
-pub use docs::Doc;
+pub use docs::{Doc, DocCount};
 pub use records::{RecordQuery, RecordRow, Sort};
 pub use rows::{Applied, TenantRow, TenantStatus};
 
@@ -182,6 +182,11 @@ impl StateStore {
     /// Documents of `kind` belonging to `parent`.
     pub fn children(&self, kind: &'static str, parent: &str) -> Result<Vec<Doc>> {
         self.with_reader(|c| docs::list_by_parent(c, &self.path, kind, parent))
+    }
+
+    /// How many documents match `q` (live sessions, for the metrics).
+    pub fn count_docs(&self, q: &DocCount<'_>) -> Result<i64> {
+        self.with_reader(|c| docs::count(c, &self.path, q))
     }
 
     pub fn get_record(&self, id: &str) -> Result<Option<RecordRow>> {

@@ -1,7 +1,7 @@
 //! The derived state store: writes are transactional, the digest sees every change and only
 //! changes, pagination is by id, and a reset rewinds everything.
 
-use state_sqlite::{Applied, Doc, StateStore, TenantRow, TenantStatus};
+use state_sqlite::{Applied, Doc, DocCount, StateStore, TenantRow, TenantStatus};
 use types::{TenantId, Timestamp};
 
 fn tenant(i: i64) -> TenantRow {
@@ -122,4 +122,57 @@ fn listing_pages_by_id_and_reset_rewinds() {
         "reset equals a fresh store"
     );
     assert_eq!(store.applied().expect("applied").seq, 0);
+}
+
+#[test]
+fn count_docs_counts_only_documents_matching_every_condition() {
+    let (_dir, store) = open();
+    let doc = |kind: &'static str, id: &str, body: &str| Doc {
+        kind,
+        id: id.to_owned(),
+        realm: "sessions".to_owned(),
+        lookup: None,
+        parent: None,
+        body: body.as_bytes().to_vec(),
+    };
+    let docs = [
+        doc(
+            "session",
+            "se_live",
+            r#"{"expires_at":200,"revoked_at":null}"#,
+        ),
+        doc("session", "se_no_member", r#"{"expires_at":300}"#),
+        doc(
+            "session",
+            "se_revoked",
+            r#"{"expires_at":200,"revoked_at":50}"#,
+        ),
+        doc(
+            "session",
+            "se_expired",
+            r#"{"expires_at":100,"revoked_at":null}"#,
+        ),
+        doc(
+            "token",
+            "tk_other_kind",
+            r#"{"expires_at":200,"revoked_at":null}"#,
+        ),
+    ];
+    store
+        .write(|tx| docs.iter().try_for_each(|d| tx.put_doc(d)))
+        .expect("docs");
+    for (now, want) in [(100, 2), (250, 1), (300, 0)] {
+        let live = DocCount {
+            kind: "session",
+            unset: &["revoked_at"],
+            above: &[("expires_at", now)],
+        };
+        assert_eq!(store.count_docs(&live).expect("count"), want, "at {now}");
+    }
+    let all = DocCount {
+        kind: "session",
+        unset: &[],
+        above: &[],
+    };
+    assert_eq!(store.count_docs(&all).expect("count"), 4);
 }

@@ -81,9 +81,11 @@ async fn serve(
         identity_config.hash_concurrency = config.auth.hash_concurrency;
     }
     let records = attachments(&config.attachments, &engine)?;
+    let identity = identity::Identity::new(engine.clone(), identity_config);
     let state = Arc::new(http_api::AppState {
         tenancy: Tenancy::new(engine.clone()),
-        identity: identity::Identity::new(engine.clone(), identity_config),
+        metrics: Arc::new(http_api::Metrics::new(identity.clone())),
+        identity,
         records,
         auth_limiter: Arc::new(http_api::IpLimiter::new(config.auth.ip_per_minute)),
         limits: Arc::new(http_api::RequestLimits::new(

@@ -135,9 +135,11 @@ impl App {
             hash_params: params,
             ..IdentityConfig::default()
         };
+        let identity = Identity::new(engine.clone(), config);
         let state = Arc::new(AppState {
             tenancy: tenancy::Tenancy::new(engine.clone()),
-            identity: Identity::new(engine.clone(), config),
+            metrics: Arc::new(http_api::Metrics::new(identity.clone())),
+            identity,
             records: records::Records::new(engine.clone()),
             auth_limiter: Arc::new(IpLimiter::new(ip_per_minute)),
             limits: Arc::new(limits),
