@@ -432,6 +432,53 @@ impl Engine {
         self.append(scope, event, 0).await
     }
 
+    /// Records an event made elsewhere (by the alerts) as it is, under `scope`'s key.
+    pub async fn record_event(&self, scope: Scope, event: AuditEvent) -> Result<()> {
+        if !RECORDING {
+            return Ok(());
+        }
+        self.append(scope, event, 0).await
+    }
+
+    /// Records `draft` like [`Engine::audit`] and returns the completed event whether or not it
+    /// could be recorded: an operational event (a degraded mirror) must still reach the alerts
+    /// when the audit log is what failed.
+    pub async fn audit_or_event(&self, scope: Scope, draft: Draft) -> (AuditEvent, Result<()>) {
+        let event = self.complete(draft);
+        if !RECORDING {
+            return (event, Ok(()));
+        }
+        let recorded = self.append(scope, event.clone(), 0).await;
+        (event, recorded)
+    }
+
+    /// Removes the audit log's whole segments older than `horizon_ms` (after signing the head;
+    /// the removal is a signed record of the chain) and records it as `audit.retention`.
+    pub async fn audit_retention(&self, horizon_ms: i64) -> Result<audit::RetentionReport> {
+        let auditor = self.auditor();
+        let report = auditor
+            .log
+            .apply_retention(horizon_ms)
+            .await
+            .map_err(|e| self.audit_failed(e))?;
+        if report.segments_removed > 0 {
+            auditor.index.forget_before(report.first_seq)?;
+            let draft = Draft::new("audit.retention", Outcome::Success)
+                .on("audit_log", "segments")
+                .with("segments_removed", report.segments_removed)
+                .with("events_removed", report.entries_removed)
+                .with("first_seq", report.first_seq)
+                .with("horizon", horizon_ms);
+            self.audit(Scope::System, draft).await?;
+        }
+        Ok(report)
+    }
+
+    /// The node name events carry.
+    pub fn audit_node(&self) -> &str {
+        &self.auditor().node
+    }
+
     /// [`Engine::audit`] outside an async runtime.
     pub fn audit_blocking(&self, scope: Scope, draft: Draft) -> Result<()> {
         if !RECORDING {
@@ -655,12 +702,21 @@ pub(crate) fn recover_unaudited(
         .max_source()?
         .saturating_sub(RECOVERY_WINDOW)
         .max(1);
+    // Events older than the first entry the audit log still holds were removed by retention,
+    // not lost: they are not written again.
+    let floor = auditor
+        .log
+        .read_from(0)?
+        .next()
+        .transpose()?
+        .and_then(|e| audit::payload::entry_time(&e.payload))
+        .unwrap_or(i64::MIN);
     let mut recovered = 0u64;
     for entry in engine.journal().read_from(from)? {
         let entry = entry?;
         let (header, body) = applier.decode_body(&entry.payload)?;
         for mut event in body.audit {
-            if auditor.index.has_event(&event.id)? {
+            if event.at < floor || auditor.index.has_event(&event.id)? {
                 continue;
             }
             event.details.insert("recovered".into(), Value::Bool(true));

@@ -199,6 +199,14 @@ impl AuditIndex {
         Ok(n > 0)
     }
 
+    /// Drops the rows of positions below `seq`: retention removed those events from the log.
+    pub fn forget_before(&self, seq: u64) -> Result<()> {
+        let conn = self.conn.lock().map_err(|_| Error::Poisoned)?;
+        conn.execute("DELETE FROM audit_events WHERE seq < ?1", [seq as i64])
+            .map_err(self.err())?;
+        Ok(())
+    }
+
     /// Forgets everything (the index belongs to another audit journal).
     pub fn reset(&self) -> Result<()> {
         let conn = self.conn.lock().map_err(|_| Error::Poisoned)?;

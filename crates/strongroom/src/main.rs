@@ -8,6 +8,7 @@ mod cli;
 mod serve;
 mod settings;
 mod tls_files;
+mod watch;
 
 use std::process::ExitCode;
 

@@ -11,6 +11,7 @@ use engine::{Draft, Engine, Scope};
 use tenancy::Tenancy;
 
 use crate::cli::ServeArgs;
+use crate::watch::{self, Watch};
 use crate::{settings, tls_files};
 
 fn init_logging(config: &config::Config) {
@@ -97,11 +98,16 @@ async fn serve(
         hsts_max_age_secs: config.server.hsts_max_age_secs,
     });
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    tokio::spawn(checkpoints(
+    let watch = Watch::start(
+        &config,
         state.engine.clone(),
-        Duration::from_secs(config.audit.checkpoint_secs),
+        Arc::clone(&state.metrics),
         stopped.clone(),
-    ));
+    )
+    .await?;
+    if let Some(broken) = watch::verify_at_start(&state.engine, &watch).await {
+        eprintln!("warning: the audit log failed its verification at start: {broken}");
+    }
     // Install the handlers before announcing the address: a SIGTERM that arrives right after
     // `listening on` must shut down cleanly, not kill the process.
     let signals = Signals::install().context("installing the SIGTERM and SIGINT handlers")?;
@@ -113,6 +119,7 @@ async fn serve(
     println!("listening on https://{addr}");
     tracing::info!(%addr, "listening");
     server.serve(http_api::router(state), stopped).await;
+    watch.shutdown().await;
     Ok(())
 }
 
@@ -127,27 +134,6 @@ fn record_config(engine: &Engine, config: &config::Config) -> anyhow::Result<()>
     engine
         .audit_blocking(Scope::System, draft)
         .context("recording the start in the audit log")
-}
-
-/// Signs the audit log's head every `every` (when anything happened) until `stop`.
-async fn checkpoints(
-    engine: Engine,
-    every: Duration,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.tick().await;
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {
-                if let Err(e) = engine.audit_checkpoint().await {
-                    tracing::error!(error = %e, "the scheduled audit checkpoint failed");
-                }
-            }
-            _ = stop.changed() => return,
-        }
-    }
 }
 
 /// SIGTERM and SIGINT, registered when created.

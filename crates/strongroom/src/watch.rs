@@ -31,6 +31,8 @@ const ALERTS_GRACE: Duration = Duration::from_secs(5);
 /// The running background work.
 pub struct Watch {
     tasks: Vec<JoinHandle<()>>,
+    /// Records the alerts' events; ends when the alerts have shut down.
+    recorder: Option<JoinHandle<()>>,
     alerts: Option<Arc<alerts::Alerts>>,
     sinks: Option<Arc<siem::Sinks>>,
 }
@@ -167,16 +169,16 @@ impl Watch {
             }));
         }
         // The alerts' own events into the audit log.
-        {
+        let recorder = {
             let engine = engine.clone();
-            tasks.push(tokio::spawn(async move {
+            tokio::spawn(async move {
                 while let Some(event) = alert_events_rx.recv().await {
                     if let Err(e) = engine.record_event(Scope::System, event).await {
                         tracing::error!(error = %e, "could not record an alert event");
                     }
                 }
-            }));
-        }
+            })
+        };
         // Checkpoints.
         tasks.push(tokio::spawn(every(
             Duration::from_secs(config.audit.checkpoint_secs),
@@ -222,6 +224,7 @@ impl Watch {
         )));
         Ok(Watch {
             tasks,
+            recorder: Some(recorder),
             alerts: Some(alerts),
             sinks,
         })
@@ -232,13 +235,23 @@ impl Watch {
         for task in &self.tasks {
             task.abort();
         }
-        if let Some(alerts) = self.alerts.take().and_then(|a| Arc::into_inner(a)) {
+        // Aborted tasks drop their handles on the alerts and sinks once they end.
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+        if let Some(alerts) = self.alerts.take().and_then(Arc::into_inner) {
             let abandoned = alerts.shutdown(ALERTS_GRACE).await;
             if abandoned > 0 {
-                tracing::warn!(abandoned, "alert deliveries still pending at shutdown were abandoned");
+                tracing::warn!(
+                    abandoned,
+                    "alert deliveries still pending at shutdown were abandoned"
+                );
             }
         }
-        if let Some(sinks) = self.sinks.take().and_then(|s| Arc::into_inner(s))
+        if let Some(recorder) = self.recorder.take() {
+            let _ = recorder.await;
+        }
+        if let Some(sinks) = self.sinks.take().and_then(Arc::into_inner)
             && let Err(e) = sinks.shutdown().await
         {
             tracing::error!(error = %e, "the audit export could not deliver everything at shutdown");
@@ -263,7 +276,11 @@ where
 }
 
 /// Turns a mirror going down and a location running low into events, once per episode.
-async fn watch_health(engine: Engine, alerts: Arc<alerts::Alerts>, mut stop: watch::Receiver<bool>) {
+async fn watch_health(
+    engine: Engine,
+    alerts: Arc<alerts::Alerts>,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut degraded = false;
     let mut low = [false, false];
     let mut tick = tokio::time::interval(WATCH_EVERY);

@@ -1,0 +1,165 @@
+//! The server's alerts and metrics fed by its own audit events: repeated failed logins from one
+//! address fire a rule; the alert reaches a local webhook receiver with a valid signature; the
+//! firing and the delivery are themselves in the audit trail; `/metrics` counts the failures.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::{Client, Layout};
+
+const SECRET: &str = "a webhook secret of thirty-two bytes!";
+
+/// A webhook receiver: answers 200 to a request whose signature verifies (and sends its body),
+/// 401 otherwise. Stops with the test process.
+fn receiver() -> (u16, mpsc::Receiver<(bool, String)>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let (mut length, mut signature) = (0usize, String::new());
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                let lower = line.to_ascii_lowercase();
+                if let Some(v) = lower.strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                if lower.starts_with("x-strongroom-signature:") {
+                    signature = line["x-strongroom-signature:".len()..].trim().to_owned();
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("clock")
+                .as_secs();
+            let valid = alerts::verify_signature(
+                SECRET.as_bytes(),
+                &signature,
+                &body,
+                now,
+                Duration::from_secs(300),
+            )
+            .is_ok();
+            let status = if valid { "200 OK" } else { "401 Unauthorized" };
+            let _ = stream.write_all(
+                format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .as_bytes(),
+            );
+            if tx
+                .send((valid, String::from_utf8_lossy(&body).into_owned()))
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    (port, rx)
+}
+
+fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn failed_logins_fire_an_alert_that_reaches_a_signed_webhook_and_the_trail() {
+    let layout = Layout::new();
+    let (port, deliveries) = receiver();
+    let dir = layout.root.path();
+    let secret_file = dir.join("webhook.secret");
+    std::fs::write(&secret_file, SECRET).expect("secret");
+    std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let config = dir.join("strongroom.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[alerts]
+webhook_url = "http://127.0.0.1:{port}/hook"
+webhook_secret_file = "{}"
+retry_first_secs = 1
+
+[[alerts.rules]]
+name = "three_failures_per_ip"
+action = "login.failed"
+group_by = "ip"
+threshold = 3
+window_secs = 300
+severity = "critical"
+cooldown_secs = 3600
+"#,
+            secret_file.display()
+        ),
+    )
+    .expect("config");
+    let config_arg = config.display().to_string();
+    let server = layout.serve_with(&[("STRONGROOM_CONFIG", &config_arg)]);
+    let client = Client::new(&layout, &server);
+    let anonymous = {
+        let mut c = Client::new(&layout, &server);
+        c.token = None;
+        c
+    };
+    for i in 0..3 {
+        let body =
+            format!(r#"{{"email":"nobody{i}@example.com","password":"not the password at all"}}"#);
+        let r = anonymous.request("POST", "/api/v1/auth/login", Some(&body));
+        assert_eq!(r.status, 401, "{}", r.text());
+    }
+
+    let (valid, body) = deliveries
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the webhook receives the alert");
+    assert!(valid, "the signature verifies: {body}");
+    let alert: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(alert["rule"], "three_failures_per_ip", "{alert}");
+    assert_eq!(alert["count"], 3);
+    assert_eq!(alert["group"], "127.0.0.1");
+    assert!(
+        deliveries.recv_timeout(Duration::from_millis(500)).is_err(),
+        "one delivery per firing"
+    );
+
+    let trail = until("alert.delivered in the trail", || {
+        let r = client.request("GET", "/api/v1/admin/audit?action=alert.*", None);
+        assert_eq!(r.status, 200, "{}", r.text());
+        let events = r.json()["events"].as_array().cloned().unwrap_or_default();
+        events
+            .iter()
+            .any(|e| e["action"] == "alert.delivered")
+            .then_some(events)
+    });
+    assert!(
+        trail.iter().any(|e| e["action"] == "alert.fired"),
+        "{trail:?}"
+    );
+
+    let r = client.request("GET", "/metrics", None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text = r.text();
+    let failed: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("strongroom_failed_logins_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no failed-logins counter in {text}"));
+    assert_eq!(failed, 3.0);
+    assert_eq!(server.stop(), 0);
+}
