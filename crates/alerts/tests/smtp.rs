@@ -3,7 +3,7 @@
 //! without STARTTLS, or with a certificate the configured CA did not issue, gets nothing and
 //! the delivery is reported failed and retried.
 //!
-//! Python: `$STRONGROOM_TEST_PYTHON` or `python3`, with `aiosmtpd` (`scripts/test` installs it).
+//! Python: `$TEST_SMTP_PYTHON` or `python3`, with `aiosmtpd` (`scripts/test` installs it).
 
 mod common;
 
@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 const T0: i64 = 1_800_000_000_000;
 
 fn python() -> String {
-    std::env::var("STRONGROOM_TEST_PYTHON").unwrap_or_else(|_| "python3".to_owned())
+    std::env::var("TEST_SMTP_PYTHON").unwrap_or_else(|_| "python3".to_owned())
 }
 
 /// A running `smtp_server.py`; killed when dropped.
@@ -47,7 +47,7 @@ impl Server {
         assert!(
             probe.as_ref().is_ok_and(|o| o.status.success()),
             "`{python} -c 'import aiosmtpd'` failed ({probe:?}): run `scripts/test`, which \
-             installs aiosmtpd in its venv and sets STRONGROOM_TEST_PYTHON"
+             installs aiosmtpd in its venv and sets TEST_SMTP_PYTHON"
         );
         let out = tempfile::tempdir().expect("tempdir");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_server.py");

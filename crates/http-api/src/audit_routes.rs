@@ -158,6 +158,17 @@ fn bad(code: &'static str, message: String) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, code, message)
 }
 
+/// Positions are at most `i64::MAX` (the document's bound; the index stores them signed).
+fn check_position(name: &str, value: Option<u64>) -> Result<(), ApiError> {
+    match value {
+        Some(v) if v > i64::MAX as u64 => Err(bad(
+            "invalid_cursor",
+            format!("{name}: at most {}", i64::MAX),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn page(state: &AppState, scope: AuditScope, f: &Filters) -> Result<Response, ApiError> {
     if let Some(outcome) = &f.outcome
         && !["success", "failure", "denied"].contains(&outcome.as_str())
@@ -179,6 +190,7 @@ fn page(state: &AppState, scope: AuditScope, f: &Filters) -> Result<Response, Ap
             "action: an action such as `login.failed`, or a family such as `login.*`".into(),
         ));
     }
+    check_position("before", f.before)?;
     let limit = f.limit.unwrap_or(100).clamp(1, MAX_PAGE);
     let query = AuditQuery {
         scope,
@@ -209,8 +221,8 @@ fn page(state: &AppState, scope: AuditScope, f: &Filters) -> Result<Response, Ap
         ("from" = Option<i64>, Query, description = "Only events at or after this time (Unix milliseconds)."),
         ("to" = Option<i64>, Query, description = "Only events at or before this time (Unix milliseconds)."),
         ("actor" = Option<String>, Query, description = "Only events by this principal id (`us_…`, `tk_…`)."),
-        ("action" = Option<String>, Query, description = "An action (`login.failed`) or a family (`login.*`)."),
-        ("outcome" = Option<String>, Query, description = "`success`, `failure` or `denied`."),
+        ("action" = Option<String>, Query, pattern = "^[a-z_.*]{1,64}$", description = "An action (`login.failed`) or a family (`login.*`)."),
+        ("outcome" = Option<String>, Query, pattern = "^(success|failure|denied)$", description = "`success`, `failure` or `denied`."),
         ("before" = Option<u64>, Query, format = Int64, minimum = 0, maximum = 9_223_372_036_854_775_807_u64, description = "The cursor: the `next` of the previous page."),
         ("limit" = Option<u32>, Query, format = Int64, minimum = 0, maximum = 4_294_967_295_u64, description = "Page size, 1 to 500 (default 100; others are capped)."),
     ),
@@ -257,12 +269,12 @@ fn system_scope(auth: &Authenticated, f: &Filters) -> Result<AuditScope, ApiErro
 /// **Permissions:** system administrator (`ReadAudit` on the system), session or token.
 #[utoipa::path(get, path = "/api/v1/admin/audit", tag = "audit",
     params(
-        ("tenant" = Option<String>, Query, description = "Only this scope: `system` or a tenant id."),
+        ("tenant" = Option<String>, Query, pattern = "^(system|tn_[0-9a-f]{32})$", description = "Only this scope: `system` or a tenant id."),
         ("from" = Option<i64>, Query, description = "Only events at or after this time (Unix milliseconds)."),
         ("to" = Option<i64>, Query, description = "Only events at or before this time (Unix milliseconds)."),
         ("actor" = Option<String>, Query, description = "Only events by this principal id."),
-        ("action" = Option<String>, Query, description = "An action (`login.failed`) or a family (`login.*`)."),
-        ("outcome" = Option<String>, Query, description = "`success`, `failure` or `denied`."),
+        ("action" = Option<String>, Query, pattern = "^[a-z_.*]{1,64}$", description = "An action (`login.failed`) or a family (`login.*`)."),
+        ("outcome" = Option<String>, Query, pattern = "^(success|failure|denied)$", description = "`success`, `failure` or `denied`."),
         ("before" = Option<u64>, Query, format = Int64, minimum = 0, maximum = 9_223_372_036_854_775_807_u64, description = "The cursor: the `next` of the previous page."),
         ("limit" = Option<u32>, Query, format = Int64, minimum = 0, maximum = 4_294_967_295_u64, description = "Page size, 1 to 500 (default 100; others are capped)."),
     ),
@@ -308,6 +320,7 @@ async fn stream(
     Query(q): Query<StreamQuery>,
 ) -> Result<Response, ApiError> {
     auth.require(Action::ReadAudit, &Resource::System)?;
+    check_position("after", q.after)?;
     let limit = q.limit.unwrap_or(1000).clamp(1, MAX_STREAM) as usize;
     let events = state.engine.audit_after(q.after.unwrap_or(0), limit)?;
     let mut body = String::new();
