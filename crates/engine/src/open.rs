@@ -175,8 +175,11 @@ fn open_audit(paths: &Paths, options: &Options, report: &mut Vec<String>) -> Res
         ));
         key
     };
-    let log = audit::AuditLog::open(
-        paths.audit_dirs(),
+    let [a, b] = paths.audit_dirs();
+    let mut config = journal::JournalConfig::new(a, b);
+    config.segment_bytes = options.segment_bytes;
+    let log = audit::AuditLog::open_with(
+        config,
         key,
         Arc::clone(&options.clock),
         options.audit_checkpoint_events,

@@ -702,21 +702,25 @@ pub(crate) fn recover_unaudited(
         .max_source()?
         .saturating_sub(RECOVERY_WINDOW)
         .max(1);
-    // Events older than the first entry the audit log still holds were removed by retention,
-    // not lost: they are not written again.
-    let floor = auditor
+    // After retention the log starts later: events of entries older than the oldest one it
+    // still records were removed, not lost, and are not written again.
+    let trimmed = auditor
         .log
         .read_from(0)?
         .next()
         .transpose()?
-        .and_then(|e| audit::payload::entry_time(&e.payload))
-        .unwrap_or(i64::MIN);
+        .is_some_and(|e| e.seq > 1);
+    let from = if trimmed {
+        from.max(auditor.index.min_source()?)
+    } else {
+        from
+    };
     let mut recovered = 0u64;
     for entry in engine.journal().read_from(from)? {
         let entry = entry?;
         let (header, body) = applier.decode_body(&entry.payload)?;
         for mut event in body.audit {
-            if event.at < floor || auditor.index.has_event(&event.id)? {
+            if auditor.index.has_event(&event.id)? {
                 continue;
             }
             event.details.insert("recovered".into(), Value::Bool(true));

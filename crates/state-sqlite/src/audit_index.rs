@@ -186,6 +186,19 @@ impl AuditIndex {
         Ok(max.unwrap_or(0) as u64)
     }
 
+    /// The lowest main journal seq any indexed event records (0: none).
+    pub fn min_source(&self) -> Result<u64> {
+        let conn = self.conn.lock().map_err(|_| Error::Poisoned)?;
+        let min: Option<i64> = conn
+            .query_row(
+                "SELECT min(source) FROM audit_events WHERE source > 0",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(self.err())?;
+        Ok(min.unwrap_or(0) as u64)
+    }
+
     /// Whether the event with this id is indexed (so in the audit log).
     pub fn has_event(&self, event: &str) -> Result<bool> {
         let conn = self.conn.lock().map_err(|_| Error::Poisoned)?;
