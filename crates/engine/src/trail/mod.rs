@@ -2,27 +2,31 @@
 //! security becomes an audit event ([`describe`]), and acts that change nothing durable (a
 //! refused request, a throttled login) are recorded through [`Engine::audit`].
 //!
-//! An event is completed here with who (the request's authenticated caller, from
-//! `audit::context`, or the account the change is about for logins), where (client address, user
-//! agent, node) and when; sealed under its scope's current data key; appended to the audit log
-//! (its own journal, two locations) before the acting request is answered; indexed in
-//! `audit-index.sqlite` for reading; and announced to subscribers (alerts, metrics, export).
-//! A failed audit write refuses every later write until restart (fail closed): an act that
-//! can not be recorded must not go on happening.
+//! An event is completed here, before the change commits, with who (the request's authenticated
+//! caller, from `audit::context`, or the account the change is about for logins), where (client
+//! address, user agent, node) and when; carried sealed in the change's own journal entry; then
+//! sealed under its scope's current data key and appended to the audit log (its own journal, two
+//! locations) before the acting request is answered; indexed in `audit-index.sqlite` for
+//! reading; and announced to subscribers (alerts, metrics, export). A failed audit write refuses
+//! every later write until restart (fail closed); the events it could not write are in their
+//! entries and are written at the next start (`start.rs`). Which events a change stands for is
+//! `describe.rs`.
+
+mod describe;
+mod start;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use audit::payload::Header as AuditHeader;
 use audit::{Actor, ActorKind, AuditEvent, AuditLog, Client, Outcome, Resource};
+use describe::{describe, tenant_of};
 use serde_json::{Map, Value};
 use state_sqlite::{AuditIndex, AuditQuery, AuditRow};
 use tokio::sync::broadcast;
-use types::TenantId;
 
-use crate::event::{Attempt, Event, Status, TokenPrincipal, UserChange};
+use crate::event::Event;
 use crate::fields::FieldRef;
-use crate::model::UserStatus;
 use crate::{Engine, Error, Result, Scope, seal};
 
 /// False only in the benchmark build without audit (`--features bench-without-audit`, made by
@@ -94,217 +98,6 @@ pub(crate) struct Auditor {
     pub(crate) node: String,
     pub(crate) feed: broadcast::Sender<Arc<Recorded>>,
     pub(crate) failed: AtomicBool,
-}
-
-fn user_actor(tenant: Option<TenantId>, id: impl ToString) -> Actor {
-    Actor {
-        kind: ActorKind::User,
-        id: Some(id.to_string()),
-        tenant: tenant.map(|t| t.to_string()),
-    }
-}
-
-fn tenant_of(scope: Scope) -> Option<TenantId> {
-    match scope {
-        Scope::System => None,
-        Scope::Tenant(t) => Some(t),
-    }
-}
-
-/// The audit events a committed change stands for (none for record data and activity, which
-/// the journal itself keeps and metrics count).
-pub(crate) fn describe(scope: Scope, event: &Event) -> Vec<Draft> {
-    use Outcome::{Failure, Success};
-    let tenant = tenant_of(scope);
-    let one = |d: Draft| vec![d];
-    match event {
-        Event::TenantCreated { tenant, .. } => {
-            one(Draft::new("tenant.created", Success).on("tenant", tenant))
-        }
-        Event::TenantStatusChanged { tenant, status } => {
-            let action = match status {
-                Status::Active => "tenant.resumed",
-                Status::Suspended => "tenant.suspended",
-            };
-            one(Draft::new(action, Success).on("tenant", tenant))
-        }
-        Event::TokenIssued { doc } => {
-            let mut d = Draft::new("token.created", Success)
-                .on("token", doc.id)
-                .with(
-                    "principal",
-                    match doc.principal {
-                        TokenPrincipal::SystemAdmin => "system_admin",
-                        TokenPrincipal::User => "user",
-                    },
-                );
-            if let Some(owner) = doc.owner {
-                d = d.with("owner", owner.to_string());
-            }
-            if let Some(expires) = doc.expires_at {
-                d = d.with("expires_at", expires);
-            }
-            one(d)
-        }
-        Event::TokenUsed { token } => {
-            one(Draft::new("token.used", Success)
-                .on("token", token)
-                .by(Actor {
-                    kind: ActorKind::Token,
-                    id: Some(token.to_string()),
-                    tenant: tenant.map(|t| t.to_string()),
-                }))
-        }
-        Event::TokenRevoked { token } => {
-            one(Draft::new("token.revoked", Success).on("token", token))
-        }
-        Event::KeyRotated { scope, version } => one(Draft::new("key.rotated", Success)
-            .on("key", scope)
-            .with("version", *version)),
-        Event::UserCreated { doc } => one(Draft::new("user.created", Success)
-            .on("user", doc.id)
-            .with("role", doc.role.clone())
-            .with("kind", format!("{:?}", doc.kind).to_lowercase())),
-        Event::UserChanged { user, change } => describe_user_change(tenant, *user, change),
-        Event::UserDeleted { user } => one(Draft::new("user.deleted", Success).on("user", user)),
-        Event::SessionCreated { doc } => one(Draft::new("session.started", Success)
-            .on("session", doc.id)
-            .with("user", doc.user.to_string())
-            .with("restricted", doc.restricted)
-            .by(user_actor(doc.tenant, doc.user))),
-        Event::SessionRevoked { session } => one(Draft::new("session.ended", Success)
-            .on("session", session)
-            .because("revoked")),
-        Event::UserSessionsRevoked { user, except } => {
-            let mut d = Draft::new("session.ended", Success)
-                .on("user", user)
-                .because("all_sessions_revoked");
-            if let Some(kept) = except {
-                d = d.with("kept", kept.to_string());
-            }
-            one(d)
-        }
-        Event::InvitationCreated { doc } => one(match doc.reset_user {
-            Some(user) => Draft::new("password.reset_issued", Success)
-                .on("user", user)
-                .with("expires_at", doc.expires_at),
-            None => Draft::new("user.invited", Success)
-                .on("invitation", doc.id)
-                .with("role", doc.role.clone())
-                .with("expires_at", doc.expires_at),
-        }),
-        Event::InvitationAccepted { invitation } => {
-            one(Draft::new("invitation.accepted", Success).on("invitation", invitation))
-        }
-        Event::RoleSaved { doc } => {
-            let action = if doc.created_at == doc.updated_at {
-                "role.created"
-            } else {
-                "role.changed"
-            };
-            one(Draft::new(action, Success).on("role", doc.id))
-        }
-        Event::RoleDeleted { role } => one(Draft::new("role.deleted", Success).on("role", role)),
-        Event::SettingsChanged { doc } => one(Draft::new("settings.changed", Success)
-            .on("settings", doc.tenant)
-            .with("mfa_required", doc.mfa_required)
-            .with("lockout_threshold", doc.lockout_threshold)
-            .with("min_password_len", doc.min_password_len)
-            .with("attachment_max_bytes", doc.attachment_max_bytes)),
-        Event::CollectionSaved { doc } => {
-            let action = if doc.version <= 1 {
-                "collection.created"
-            } else {
-                "collection.changed"
-            };
-            one(Draft::new(action, Success)
-                .on("collection", doc.id)
-                .with("version", doc.version))
-        }
-        Event::CollectionDeleted { collection } => {
-            one(Draft::new("collection.deleted", Success).on("collection", collection))
-        }
-        Event::LoginFailedUnknownAccount {} => one(Draft::new("login.failed", Failure)
-            .because("invalid_credentials")
-            .by(Actor {
-                kind: ActorKind::Anonymous,
-                id: None,
-                tenant: None,
-            })),
-        Event::RecordCreated { .. }
-        | Event::RecordUpdated { .. }
-        | Event::RecordDeleted { .. }
-        | Event::IdempotencySaved { .. }
-        | Event::AttachmentAdded { .. }
-        | Event::AttachmentDeleted { .. }
-        | Event::SessionTouched { .. } => Vec::new(),
-    }
-}
-
-fn describe_user_change(
-    tenant: Option<TenantId>,
-    user: types::UserId,
-    change: &UserChange,
-) -> Vec<Draft> {
-    use Outcome::{Failure, Success};
-    let on_user = |action: &str, outcome| Draft::new(action, outcome).on("user", user);
-    match change {
-        UserChange::Role { role } => {
-            vec![on_user("role.assigned", Success).with("role", role.clone())]
-        }
-        UserChange::Status { status } => vec![on_user(
-            match status {
-                UserStatus::Active => "user.enabled",
-                UserStatus::Disabled => "user.disabled",
-            },
-            Success,
-        )],
-        UserChange::Password { .. } => vec![on_user("password.changed", Success)],
-        UserChange::TotpPending { .. } => vec![on_user("mfa.enrollment_started", Success)],
-        UserChange::TotpConfirmed { .. } => vec![on_user("mfa.enrolled", Success)],
-        UserChange::TotpRemoved => vec![on_user("mfa.removed", Success)],
-        UserChange::RecoveryCodes { .. } => vec![on_user("recovery_codes.regenerated", Success)],
-        UserChange::LoginFailed { lock, during } => {
-            let action = match during {
-                Attempt::Password => "login.failed",
-                Attempt::SecondFactor => "mfa.failed",
-                Attempt::Reauthentication => "reauth.failed",
-            };
-            let mut out = vec![
-                on_user(action, Failure)
-                    .because("invalid_credentials")
-                    .by(user_actor(tenant, user)),
-            ];
-            if *lock {
-                out.push(
-                    on_user("login.locked", Failure)
-                        .because("too_many_failures")
-                        .by(user_actor(tenant, user)),
-                );
-            }
-            out
-        }
-        UserChange::LoginSucceeded {
-            recovery_code,
-            totp_step,
-        } => {
-            let factor = match (totp_step, recovery_code) {
-                (_, Some(_)) => "recovery_code",
-                (Some(_), None) => "totp",
-                (None, None) => "password",
-            };
-            let mut out = vec![
-                on_user("login.succeeded", Success)
-                    .with("factor", factor)
-                    .by(user_actor(tenant, user)),
-            ];
-            if recovery_code.is_some() {
-                out.push(on_user("recovery_code.used", Success).by(user_actor(tenant, user)));
-            }
-            out
-        }
-        UserChange::Unlocked => vec![on_user("user.unlocked", Success)],
-    }
 }
 
 impl Engine {
@@ -685,57 +478,6 @@ fn event_bytes(id: &str) -> Option<[u8; 16]> {
     Some(out)
 }
 
-/// How far back from the last recorded source the start-up check looks for audit events that
-/// never reached the audit log (concurrent acts may record out of order).
-const RECOVERY_WINDOW: u64 = 4096;
-
-/// Writes the audit events that main journal entries carry but the audit log lacks (a crash or
-/// a failed audit location between the two writes), marked `recovered`.
-pub(crate) fn recover_unaudited(
-    engine: &Engine,
-    applier: &crate::apply::Applier,
-    report: &mut Vec<String>,
-) -> Result<()> {
-    let auditor = engine.auditor();
-    let from = auditor
-        .index
-        .max_source()?
-        .saturating_sub(RECOVERY_WINDOW)
-        .max(1);
-    // After retention the log starts later: events of entries older than the oldest one it
-    // still records were removed, not lost, and are not written again.
-    let trimmed = auditor
-        .log
-        .read_from(0)?
-        .next()
-        .transpose()?
-        .is_some_and(|e| e.seq > 1);
-    let from = if trimmed {
-        from.max(auditor.index.min_source()?)
-    } else {
-        from
-    };
-    let mut recovered = 0u64;
-    for entry in engine.journal().read_from(from)? {
-        let entry = entry?;
-        let (header, body) = applier.decode_body(&entry.payload)?;
-        for mut event in body.audit {
-            if auditor.index.has_event(&event.id)? {
-                continue;
-            }
-            event.details.insert("recovered".into(), Value::Bool(true));
-            engine.append_blocking(header.scope, event, entry.seq)?;
-            recovered += 1;
-        }
-    }
-    if recovered > 0 {
-        report.push(format!(
-            "wrote {recovered} audit event(s) that the journal held but the audit log lacked"
-        ));
-    }
-    Ok(())
-}
-
 /// The stable name of an outcome (as in the event JSON).
 pub fn outcome_name(outcome: Outcome) -> &'static str {
     match outcome {
@@ -745,55 +487,4 @@ pub fn outcome_name(outcome: Outcome) -> &'static str {
     }
 }
 
-/// Brings the index up to the audit journal's head; rebuilds it when it belongs to another log.
-pub(crate) fn catch_up_index(engine: &Engine, report: &mut Vec<String>) -> Result<()> {
-    let auditor = engine.auditor();
-    let (last, hash) = auditor.index.last()?;
-    let head = auditor.log.head();
-    let matches = last == 0
-        || (last <= head.seq
-            && auditor
-                .log
-                .read_from(last)?
-                .next()
-                .transpose()?
-                .is_some_and(|e| e.seq == last && e.hash == hash));
-    if !matches {
-        report.push(format!(
-            "audit index (at seq {last}) does not match the audit log (head {}); rebuilding it",
-            head.seq
-        ));
-        auditor.index.reset()?;
-    }
-    let from = auditor.index.last()?.0 + 1;
-    let mut rows = Vec::new();
-    let mut position = None;
-    for entry in auditor.log.read_from(from)? {
-        let entry = entry?;
-        if let Some((header, _)) = AuditHeader::decode(&entry.payload) {
-            let event = engine.open_audit(&entry.payload)?;
-            rows.push(AuditRow {
-                seq: entry.seq,
-                event: event.id.clone(),
-                source: header.source,
-                tenant: header.tenant,
-                at: event.at,
-                actor: event.actor.id,
-                action: event.action,
-                outcome: outcome_name(event.outcome).to_owned(),
-            });
-        }
-        position = Some((entry.seq, entry.hash));
-        if rows.len() >= 512 {
-            if let Some(p) = position {
-                auditor.index.add(&rows, p)?;
-            }
-            rows.clear();
-        }
-    }
-    if let Some(p) = position {
-        auditor.index.add(&rows, p)?;
-        report.push(format!("indexed the audit log up to seq {}", p.0));
-    }
-    Ok(())
-}
+pub(crate) use start::{catch_up_index, recover_unaudited};
