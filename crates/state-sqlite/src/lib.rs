@@ -201,6 +201,39 @@ impl StateStore {
         self.with_reader(|c| records::count(c, &self.path, collection))
     }
 
+    /// Writes a consistent copy of the whole state to `to` (a new file; refused when it exists)
+    /// and returns the journal position the copy reflects: `VACUUM INTO` on a read transaction,
+    /// so writes go on meanwhile and none of them is half in the copy. For backups.
+    pub fn snapshot(&self, to: &Path) -> Result<Applied> {
+        if to.exists() {
+            return Err(Error::Sqlite {
+                path: to.to_owned(),
+                source: rusqlite::Error::InvalidPath(to.to_owned()),
+            });
+        }
+        let target = to.to_str().ok_or_else(|| Error::Sqlite {
+            path: to.to_owned(),
+            source: rusqlite::Error::InvalidPath(to.to_owned()),
+        })?;
+        // One statement, one read transaction: the copy is a consistent state. Its position is
+        // read from the copy itself, so it can not belong to another moment.
+        self.with_reader(|c| {
+            c.execute("VACUUM INTO ?1", [target])
+                .map_err(|source| Error::Sqlite {
+                    path: to.to_owned(),
+                    source,
+                })
+                .map(drop)
+        })?;
+        let copy = Connection::open_with_flags(to, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(
+            |source| Error::Sqlite {
+                path: to.to_owned(),
+                source,
+            },
+        )?;
+        rows::applied(&copy, to)
+    }
+
     /// SHA-256 over a canonical dump of every table, ordered by primary key.
     pub fn digest(&self) -> Result<[u8; 32]> {
         self.with_reader(|c| digest::compute(c, &self.path))

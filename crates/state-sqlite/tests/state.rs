@@ -176,3 +176,60 @@ fn count_docs_counts_only_documents_matching_every_condition() {
     };
     assert_eq!(store.count_docs(&all).expect("count"), 4);
 }
+
+/// Writes tenant `i` and moves the position to `i + 1`, in one transaction.
+fn write_tenant_at(store: &StateStore, i: i64) {
+    let row = tenant(i);
+    store
+        .write(|tx| {
+            tx.create_tenant(&row)?;
+            tx.set_applied(Applied {
+                seq: i as u64 + 1,
+                hash: [i as u8; 32],
+            })
+        })
+        .expect("write");
+}
+
+#[test]
+fn a_snapshot_is_the_whole_state_at_one_position_while_writes_go_on() {
+    let (dir, store) = open();
+    let store = std::sync::Arc::new(store);
+    for i in 0..200 {
+        write_tenant_at(&store, i);
+    }
+    // A writer keeps going while snapshots are taken; each snapshot must be a state some
+    // position had: its row count equals its position.
+    let writer = {
+        let store = std::sync::Arc::clone(&store);
+        std::thread::spawn(move || {
+            for i in 200..2_000 {
+                write_tenant_at(&store, i);
+            }
+        })
+    };
+    for n in 0..5 {
+        let path = dir.path().join(format!("snapshot-{n}.sqlite"));
+        let at = store.snapshot(&path).expect("snapshot");
+        let copy = StateStore::open(&path).expect("open the copy");
+        assert_eq!(copy.applied().expect("applied").seq, at.seq);
+        let tenants = copy.counts().expect("counts")[0].1;
+        assert_eq!(
+            tenants as u64, at.seq,
+            "snapshot {n} is the state of one position"
+        );
+        assert!(
+            store.snapshot(&path).is_err(),
+            "an existing file is not overwritten"
+        );
+    }
+    writer.join().expect("writer");
+    let path = dir.path().join("final.sqlite");
+    let at = store.snapshot(&path).expect("snapshot");
+    assert_eq!(at.seq, 2_000);
+    let copy = StateStore::open(&path).expect("open the copy");
+    assert_eq!(
+        copy.digest().expect("digest"),
+        store.digest().expect("digest")
+    );
+}
