@@ -6,7 +6,8 @@
 //!   log once a day (and at start);
 //! - the watch over health and disk: a degraded mirror (`mirror.degraded`) or a location below
 //!   10 % free space (`disk.low`) becomes an event, recorded when the audit log can take it and
-//!   handed to the alerts in any case;
+//!   handed to the alerts in any case; alerts or exported lines dropped (a full queue, a failing
+//!   sink) become `alert.dropped` and `audit.export_dropped`;
 //! - at start, before any request, a check of the audit log of the first location with the
 //!   public key (`audit.verify_failed` when it is broken: the server serves, and says so).
 
@@ -220,6 +221,7 @@ impl Watch {
         tasks.push(tokio::spawn(watch_health(
             engine.clone(),
             Arc::clone(&alerts),
+            sinks.clone(),
             stop,
         )));
         Ok(Watch {
@@ -279,10 +281,13 @@ where
 async fn watch_health(
     engine: Engine,
     alerts: Arc<alerts::Alerts>,
+    sinks: Option<Arc<siem::Sinks>>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut degraded = false;
     let mut low = [false, false];
+    // What the alerts and the export had dropped when last looked at.
+    let (mut alerts_dropped, mut export_dropped) = (0u64, 0u64);
     let mut tick = tokio::time::interval(WATCH_EVERY);
     loop {
         tokio::select! {
@@ -317,6 +322,28 @@ async fn watch_health(
                 operational(&engine, Some(&alerts), draft).await;
             }
             low[i] = is_low;
+        }
+        // Nothing leaves silently: alerts or exported lines dropped since the last look are an
+        // event (the audit log itself has every event).
+        let now = alerts.dropped();
+        if now > alerts_dropped {
+            let draft = Draft::new("alert.dropped", Outcome::Failure)
+                .on("alerts", "queue")
+                .because("queue_full")
+                .with("dropped", now - alerts_dropped);
+            operational(&engine, None, draft).await;
+            alerts_dropped = now;
+        }
+        if let Some(sinks) = &sinks {
+            let now = sinks.dropped();
+            if now > export_dropped {
+                let draft = Draft::new("audit.export_dropped", Outcome::Failure)
+                    .on("export", "sinks")
+                    .because("sink_failed_or_full")
+                    .with("dropped", now - export_dropped);
+                operational(&engine, None, draft).await;
+                export_dropped = now;
+            }
         }
     }
 }
