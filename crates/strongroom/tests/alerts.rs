@@ -1,6 +1,8 @@
 //! The server's alerts and metrics fed by its own audit events: repeated failed logins from one
 //! address fire a rule; the alert reaches a local webhook receiver with a valid signature; the
 //! firing and the delivery are themselves in the audit trail; `/metrics` counts the failures.
+//! A mirror that fails reaches the alerts (built-in rule) even though the audit log, on the same
+//! mirror, can not record it.
 
 mod common;
 
@@ -10,7 +12,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{Client, Layout};
+use common::{Client, Immutable, Layout, Server};
 
 const SECRET: &str = "a webhook secret of thirty-two bytes!";
 
@@ -79,24 +81,32 @@ fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     }
 }
 
-#[test]
-fn failed_logins_fire_an_alert_that_reaches_a_signed_webhook_and_the_trail() {
-    let layout = Layout::new();
+/// A server whose alerts go to a local receiver (the built-in rules and `rules`, TOML).
+fn serve_with_webhook(layout: &Layout, rules: &str) -> (Server, mpsc::Receiver<(bool, String)>) {
     let (port, deliveries) = receiver();
     let dir = layout.root.path();
     let secret_file = dir.join("webhook.secret");
     std::fs::write(&secret_file, SECRET).expect("secret");
     std::fs::set_permissions(&secret_file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     let config = dir.join("strongroom.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"
-[alerts]
-webhook_url = "http://127.0.0.1:{port}/hook"
-webhook_secret_file = "{}"
-retry_first_secs = 1
+    let settings = format!(
+        "[alerts]\nwebhook_url = \"http://127.0.0.1:{port}/hook\"\nwebhook_secret_file = \"{}\"\nretry_first_secs = 1\n{rules}",
+        secret_file.display()
+    );
+    std::fs::write(&config, settings).expect("config");
+    let config_arg = config.display().to_string();
+    (
+        layout.serve_with(&[("STRONGROOM_CONFIG", &config_arg)]),
+        deliveries,
+    )
+}
 
+#[test]
+fn failed_logins_fire_an_alert_that_reaches_a_signed_webhook_and_the_trail() {
+    let layout = Layout::new();
+    let (server, deliveries) = serve_with_webhook(
+        &layout,
+        r#"
 [[alerts.rules]]
 name = "three_failures_per_ip"
 action = "login.failed"
@@ -106,12 +116,7 @@ window_secs = 300
 severity = "critical"
 cooldown_secs = 3600
 "#,
-            secret_file.display()
-        ),
-    )
-    .expect("config");
-    let config_arg = config.display().to_string();
-    let server = layout.serve_with(&[("STRONGROOM_CONFIG", &config_arg)]);
+    );
     let client = Client::new(&layout, &server);
     let anonymous = {
         let mut c = Client::new(&layout, &server);
@@ -162,4 +167,34 @@ cooldown_secs = 3600
         .unwrap_or_else(|| panic!("no failed-logins counter in {text}"));
     assert_eq!(failed, 3.0);
     assert_eq!(server.stop(), 0);
+}
+
+#[test]
+fn a_failed_mirror_reaches_the_alerts_even_when_the_audit_log_can_not_record_it() {
+    let layout = Layout::new();
+    let (mut server, deliveries) = serve_with_webhook(&layout, "");
+    let client = Client::new(&layout, &server);
+    let r = client.request("POST", "/api/v1/admin/tenants", Some(r#"{"name":"Acme"}"#));
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["id"].as_str().expect("id").to_owned();
+    let frozen = Immutable::set(&layout.mirror);
+    // A journal write: refused, and the journal refuses every write from now on.
+    let r = client.request("POST", &format!("/api/v1/admin/tenants/{id}/suspend"), None);
+    assert_eq!(r.status, 503, "{}", r.text());
+    // The watch looks every 10 seconds.
+    let Ok((valid, body)) = deliveries.recv_timeout(Duration::from_secs(60)) else {
+        drop(frozen);
+        let log = server.drain_stderr().join("\n");
+        let ready = client.request("GET", "/readyz", None);
+        panic!(
+            "the webhook did not receive the mirror alert; readyz {} {}; server log:\n{log}",
+            ready.status,
+            ready.text()
+        );
+    };
+    assert!(valid, "{body}");
+    let alert: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(alert["rule"], "mirror_degraded", "{alert}");
+    drop(frozen);
+    drop(server);
 }

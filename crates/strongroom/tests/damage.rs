@@ -11,7 +11,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{Client, Layout, Server};
+use common::{Client, Immutable, Layout, Server};
 
 /// Small segments so a few hundred writes span several of them.
 const SMALL_SEGMENTS: (&str, &str) = ("STRONGROOM_SEGMENT_BYTES", "65536");
@@ -188,37 +188,6 @@ fn damage_inside_a_sealed_segment_is_reported_refused_and_repaired() {
         acked.is_subset(&listed(&client)),
         "acknowledged writes lost after repair"
     );
-}
-
-/// The whole mirror made immutable (`chattr -R +i`): open files refuse writes with EPERM, the
-/// directories refuse new files. Undone on drop so the temp directory can be removed.
-struct Immutable(PathBuf);
-
-impl Immutable {
-    fn set(dir: &Path) -> Immutable {
-        let ok = Command::new("chattr")
-            .arg("-R")
-            .arg("+i")
-            .arg(dir)
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(
-            ok,
-            "chattr +i failed on {}: the test needs root on ext4/xfs",
-            dir.display()
-        );
-        Immutable(dir.to_owned())
-    }
-}
-
-impl Drop for Immutable {
-    fn drop(&mut self) {
-        let _ = Command::new("chattr")
-            .arg("-R")
-            .arg("-i")
-            .arg(&self.0)
-            .status();
-    }
 }
 
 /// A small tmpfs mounted for the test, unmounted on drop.

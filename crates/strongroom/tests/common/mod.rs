@@ -416,3 +416,34 @@ pub fn files_under(root: &Path) -> Vec<PathBuf> {
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
+
+/// The whole mirror made immutable (`chattr -R +i`): open files refuse writes with EPERM, the
+/// directories refuse new files. Undone on drop so the temp directory can be removed.
+pub struct Immutable(PathBuf);
+
+impl Immutable {
+    pub fn set(dir: &Path) -> Immutable {
+        let ok = Command::new("chattr")
+            .arg("-R")
+            .arg("+i")
+            .arg(dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            ok,
+            "chattr +i failed on {}: the test needs root on ext4/xfs",
+            dir.display()
+        );
+        Immutable(dir.to_owned())
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = Command::new("chattr")
+            .arg("-R")
+            .arg("-i")
+            .arg(&self.0)
+            .status();
+    }
+}
