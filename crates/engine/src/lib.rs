@@ -82,6 +82,11 @@ pub enum Error {
     StateFailed(String),
     #[error(transparent)]
     Audit(#[from] ::audit::LogError),
+    #[error(
+        "writes are refused: the audit log could not be written ({0}); restart once both its \
+         locations are writable"
+    )]
+    AuditRefused(String),
     #[error("internal lock poisoned by a panic")]
     Poisoned,
 }
@@ -102,6 +107,7 @@ impl Error {
             ) | Error::Keyring(keyring::Error::Io { .. })
                 | Error::StateFailed(_)
                 | Error::Audit(_)
+                | Error::AuditRefused(_)
         )
     }
 }
@@ -173,11 +179,12 @@ impl Engine {
                 cause: "derived state update failed; restart to replay".into(),
             };
         }
-        if self.inner.audit.failed.load(Ordering::SeqCst) {
+        if let Some(cause) = self.audit_refusal() {
             return Health::Degraded {
-                cause: "the audit log could not be written; restart once its locations are \
-                        writable"
-                    .into(),
+                cause: format!(
+                    "the audit log could not be written ({cause}); restart once both its \
+                     locations are writable"
+                ),
             };
         }
         match self.inner.journal.health() {
@@ -200,8 +207,8 @@ impl Engine {
         if self.inner.state_failed.load(Ordering::SeqCst) {
             return Err(Error::StateFailed("an earlier apply failed".into()));
         }
-        if self.inner.audit.failed.load(Ordering::SeqCst) {
-            return Err(Error::Audit(::audit::LogError::Closed));
+        if let Some(cause) = self.audit_refusal() {
+            return Err(Error::AuditRefused(cause));
         }
         let (version, key) = {
             let keys = self.inner.keys.read().map_err(|_| Error::Poisoned)?;

@@ -192,6 +192,7 @@ fn open_audit(paths: &Paths, options: &Options, report: &mut Vec<String>) -> Res
         node,
         feed: tokio::sync::broadcast::channel(crate::trail::FEED_CAPACITY).0,
         failed: AtomicBool::new(false),
+        cause: std::sync::Mutex::new(None),
     })
 }
 

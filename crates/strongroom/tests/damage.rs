@@ -315,3 +315,40 @@ fn a_full_mirror_disk_fails_writes_closed() {
     assert_eq!(client.request("GET", "/readyz", None).status, 503);
     drop(server);
 }
+
+#[test]
+fn a_failed_audit_location_keeps_the_change_refuses_later_writes_and_the_event_comes_back() {
+    let layout = Layout::new();
+    let (server, client) = start(&layout, &None);
+    let token = client.token.clone();
+    let id = create_tenants(&client, 1).into_iter().next().expect("id");
+    let audit_b = layout.mirror.join("audit");
+    let frozen = Immutable::set(&audit_b);
+    // The change is durable in the journal (its audit event travels in its entry): acknowledged.
+    let r = client.request("POST", &format!("/api/v1/admin/tenants/{id}/suspend"), None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    // From now on writes are refused, naming the audit location that failed.
+    let r = client.request("POST", &format!("/api/v1/admin/tenants/{id}/resume"), None);
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert!(
+        r.text().contains(&audit_b.display().to_string()) && r.text().contains("audit log"),
+        "names the audit location: {}",
+        r.text()
+    );
+    let ready = client.request("GET", "/readyz", None);
+    assert_eq!(ready.status, 503);
+    assert!(ready.text().contains("audit log"), "{}", ready.text());
+    drop(server);
+    drop(frozen);
+    // Restarted: the event the audit log lacked is written from the journal, marked recovered.
+    let (server, mut client) = start(&layout, &token);
+    client.token = token;
+    let r = client.request("GET", "/api/v1/admin/audit?action=tenant.suspended", None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let events = r.json()["events"].as_array().cloned().unwrap_or_default();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["details"]["recovered"], true);
+    let shown = client.request("GET", &format!("/api/v1/admin/tenants/{id}"), None);
+    assert_eq!(shown.json()["status"], "suspended");
+    drop(server);
+}

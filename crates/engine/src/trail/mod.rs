@@ -98,11 +98,22 @@ pub(crate) struct Auditor {
     pub(crate) node: String,
     pub(crate) feed: broadcast::Sender<Arc<Recorded>>,
     pub(crate) failed: AtomicBool,
+    /// Why the first failed audit write failed (it names the location).
+    pub(crate) cause: std::sync::Mutex<Option<String>>,
 }
 
 impl Engine {
     fn auditor(&self) -> &Auditor {
         &self.inner.audit
+    }
+
+    /// Why writes are refused after a failed audit write, when one failed.
+    pub(crate) fn audit_refusal(&self) -> Option<String> {
+        if !self.auditor().failed.load(Ordering::SeqCst) {
+            return None;
+        }
+        let cause = self.auditor().cause.lock().ok().and_then(|c| c.clone());
+        Some(cause.unwrap_or_else(|| "an audit write failed".into()))
     }
 
     /// Completes `draft` with the request's context (who, where, which request), the node and
@@ -189,6 +200,9 @@ impl Engine {
     }
 
     fn audit_failed(&self, e: audit::LogError) -> Error {
+        if let Ok(mut cause) = self.auditor().cause.lock() {
+            cause.get_or_insert_with(|| e.to_string());
+        }
         self.auditor().failed.store(true, Ordering::SeqCst);
         tracing::error!(error = %e, "audit log write failed; writes now refused");
         Error::Audit(e)
