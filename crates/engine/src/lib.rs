@@ -87,6 +87,11 @@ pub enum Error {
          locations are writable"
     )]
     AuditRefused(String),
+    #[error(
+        "writes are refused: a keyring copy could not be written ({0}); restart once both \
+         locations are writable (`strongroom verify`, `strongroom repair`)"
+    )]
+    KeyringRefused(String),
     #[error("internal lock poisoned by a panic")]
     Poisoned,
 }
@@ -108,6 +113,7 @@ impl Error {
                 | Error::StateFailed(_)
                 | Error::Audit(_)
                 | Error::AuditRefused(_)
+                | Error::KeyringRefused(_)
         )
     }
 }
@@ -135,6 +141,9 @@ struct Inner {
     state_failed: Arc<AtomicBool>,
     epoch: Arc<AtomicU64>,
     audit: trail::Auditor,
+    /// Why a keyring copy could not be written, once one could not: writes are refused from
+    /// then on (the two copies may differ), until a restart.
+    keyring_failed: std::sync::Mutex<Option<String>>,
     _locks: lock::DirLocks,
 }
 
@@ -179,6 +188,13 @@ impl Engine {
                 cause: "derived state update failed; restart to replay".into(),
             };
         }
+        if let Some(cause) = self.keyring_refusal() {
+            return Health::Degraded {
+                cause: format!(
+                    "a keyring copy could not be written ({cause}); restart once both locations are writable"
+                ),
+            };
+        }
         if let Some(cause) = self.audit_refusal() {
             return Health::Degraded {
                 cause: format!(
@@ -209,6 +225,9 @@ impl Engine {
         }
         if let Some(cause) = self.audit_refusal() {
             return Err(Error::AuditRefused(cause));
+        }
+        if let Some(cause) = self.keyring_refusal() {
+            return Err(Error::KeyringRefused(cause));
         }
         let (version, key) = {
             let keys = self.inner.keys.read().map_err(|_| Error::Poisoned)?;
@@ -272,19 +291,47 @@ impl Engine {
         Ok(committed)
     }
 
+    /// Why writes are refused after a keyring copy could not be written, when one could not.
+    fn keyring_refusal(&self) -> Option<String> {
+        self.inner
+            .keyring_failed
+            .lock()
+            .ok()
+            .and_then(|c| c.clone())
+    }
+
+    /// Runs a change of the keyring; a copy that could not be written refuses every later
+    /// write (fail closed: the two copies may now differ).
+    fn change_keyring<T>(
+        &self,
+        change: impl FnOnce(&mut keyring::Keyring) -> keyring::Result<T>,
+    ) -> Result<T> {
+        if let Some(cause) = self.keyring_refusal() {
+            return Err(Error::KeyringRefused(cause));
+        }
+        let mut keys = self.inner.keys.write().map_err(|_| Error::Poisoned)?;
+        change(&mut keys).map_err(|e| {
+            if matches!(e, keyring::Error::Io { .. })
+                && let Ok(mut failed) = self.inner.keyring_failed.lock()
+            {
+                failed.get_or_insert_with(|| e.to_string());
+                tracing::error!(error = %e, "a keyring copy could not be written; writes now refused");
+            }
+            Error::Keyring(e)
+        })
+    }
+
     /// Creates the data key of a new scope in the keyring (both copies) before its first entry.
     pub fn create_scope(&self, scope: Scope) -> Result<()> {
-        let mut keys = self.inner.keys.write().map_err(|_| Error::Poisoned)?;
-        keys.add_scope(&scope.key_name(), self.now().millis())?;
-        Ok(())
+        let now = self.now().millis();
+        self.change_keyring(|keys| keys.add_scope(&scope.key_name(), now))
+            .map(drop)
     }
 
     /// Starts a new data key version for `scope`; older entries stay readable.
     pub fn rotate_key_blocking(&self, scope: Scope) -> Result<u32> {
-        let version = {
-            let mut keys = self.inner.keys.write().map_err(|_| Error::Poisoned)?;
-            keys.rotate(&scope.key_name(), self.now().millis())?
-        };
+        let now = self.now().millis();
+        let version = self.change_keyring(|keys| keys.rotate(&scope.key_name(), now))?;
         self.commit_blocking(
             Scope::System,
             &Event::KeyRotated {

@@ -135,6 +135,7 @@ impl Engine {
                 state_failed,
                 epoch,
                 audit,
+                keyring_failed: std::sync::Mutex::new(None),
                 _locks: locks,
             }),
         };

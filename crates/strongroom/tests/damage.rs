@@ -352,3 +352,38 @@ fn a_failed_audit_location_keeps_the_change_refuses_later_writes_and_the_event_c
     assert_eq!(shown.json()["status"], "suspended");
     drop(server);
 }
+
+#[test]
+fn a_keyring_copy_that_can_not_be_written_refuses_every_later_write() {
+    let layout = Layout::new();
+    let (server, client) = start(&layout, &None);
+    let id = create_tenants(&client, 1).into_iter().next().expect("id");
+    let keyring_b = layout.mirror.join("keyring");
+    let frozen = Immutable::set(&keyring_b);
+    // A new tenant needs a new key in both keyring copies: refused, naming the copy.
+    let r = client.request(
+        "POST",
+        "/api/v1/admin/tenants",
+        Some(r#"{"name":"Refused"}"#),
+    );
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert!(
+        r.text().contains(&keyring_b.display().to_string()),
+        "names the keyring copy: {}",
+        r.text()
+    );
+    // The copies may now differ: every later write is refused too, even one that needs no key.
+    let r = client.request("POST", &format!("/api/v1/admin/tenants/{id}/suspend"), None);
+    assert_eq!(r.status, 503, "{}", r.text());
+    assert!(r.text().contains("keyring"), "{}", r.text());
+    let ready = client.request("GET", "/readyz", None);
+    assert_eq!(ready.status, 503);
+    assert!(ready.text().contains("keyring"), "{}", ready.text());
+    assert_eq!(
+        listed(&client).len(),
+        1,
+        "reads go on; the refused tenant is not there"
+    );
+    drop(server);
+    drop(frozen);
+}
