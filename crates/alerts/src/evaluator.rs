@@ -174,7 +174,7 @@ impl Window {
         let first_at = self.times.iter().copied().min().unwrap_or_default();
         let last_at = self.times.iter().copied().max().unwrap_or_default();
         Alert {
-            id: crate::events::new_id("al_"),
+            id: types::AlertId::random().to_string(),
             rule: rule.name.clone(),
             severity: rule.severity,
             group_by: rule.group_by,

@@ -7,13 +7,6 @@ use serde_json::{Map, Value, json};
 
 use crate::evaluator::Alert;
 
-/// A fresh random id: `prefix` and 32 hex digits.
-pub(crate) fn new_id(prefix: &str) -> String {
-    let mut bytes = [0u8; 16];
-    crypto::random_bytes(&mut bytes);
-    format!("{prefix}{}", crypto::hex(bytes))
-}
-
 /// Unix milliseconds now.
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -30,15 +23,13 @@ fn event(
     outcome: Outcome,
     details: Map<String, Value>,
 ) -> AuditEvent {
-    let mut bytes = [0u8; 16];
-    crypto::random_bytes(&mut bytes);
     let mut all = Map::new();
     all.insert("rule".into(), json!(alert.rule));
     all.insert("group_by".into(), json!(alert.group_by.as_str()));
     all.insert("group".into(), json!(alert.group));
     all.extend(details);
     AuditEvent {
-        id: audit::event::event_id(&bytes),
+        id: audit::EventId::random().to_string(),
         at,
         node: node.to_owned(),
         actor: Actor {

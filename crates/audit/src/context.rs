@@ -56,13 +56,6 @@ pub fn current() -> Option<Arc<RequestContext>> {
     CONTEXT.try_with(Arc::clone).ok()
 }
 
-/// A fresh request id: `rq_` and 32 random hex digits.
-pub fn new_request_id() -> String {
-    let mut bytes = [0u8; 16];
-    crypto::random_bytes(&mut bytes);
-    format!("rq_{}", crypto::hex(bytes))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,8 +64,14 @@ mod tests {
     #[tokio::test]
     async fn the_context_belongs_to_its_own_task_only() {
         assert!(current().is_none());
-        let a = Arc::new(RequestContext::new(new_request_id(), Client::default()));
-        let b = Arc::new(RequestContext::new(new_request_id(), Client::default()));
+        let a = Arc::new(RequestContext::new(
+            types::RequestId::random().to_string(),
+            Client::default(),
+        ));
+        let b = Arc::new(RequestContext::new(
+            types::RequestId::random().to_string(),
+            Client::default(),
+        ));
         assert_ne!(a.request_id, b.request_id);
         let seen_b = tokio::spawn(scope(Arc::clone(&b), async {
             current().map(|c| (c.request_id.clone(), c.actor()))

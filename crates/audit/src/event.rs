@@ -26,16 +26,6 @@ pub fn cap(text: &str, max: usize) -> String {
     format!("{}…", &text[..end])
 }
 
-/// The text form of an event id: `ev_` and 32 lowercase hex digits.
-pub fn event_id(bytes: &[u8; 16]) -> String {
-    let mut out = String::with_capacity(35);
-    out.push_str("ev_");
-    for b in bytes {
-        out.push_str(&format!("{b:02x}"));
-    }
-    out
-}
-
 /// Who acted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -104,7 +94,7 @@ impl Client {
 /// One audit event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvent {
-    /// `ev_` and 32 hex digits.
+    /// `ev_` and 32 hex digits (a [`types::EventId`]).
     pub id: String,
     /// Unix milliseconds.
     pub at: i64,

@@ -22,6 +22,7 @@ pub use checkpoint::Checkpoint;
 pub use event::{Actor, ActorKind, AuditEvent, Client, Outcome, Resource};
 pub use log::{AuditLog, LogError};
 pub use retention::{RetentionRecord, RetentionReport};
+pub use types::EventId;
 pub use verify::{Break, Verified, verify_dir};
 
 /// Days an audit entry is kept by default: [`AuditLog::apply_retention`] is called with the

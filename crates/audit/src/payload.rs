@@ -50,7 +50,7 @@ impl Header {
         format!(
             "strongroom/audit/v1|{scope}|{}|{}",
             self.key_version,
-            crate::event::event_id(&self.id)
+            types::EventId::from_bytes(self.id)
         )
         .into_bytes()
     }

@@ -33,10 +33,7 @@ impl FieldRef<'_> {
 impl Engine {
     /// Seals `plaintext` under the scope's current key.
     pub fn seal_field(&self, at: FieldRef<'_>, plaintext: &[u8]) -> Result<Vec<u8>> {
-        let (version, key) = {
-            let keys = self.inner.keys.read().map_err(|_| Error::Poisoned)?;
-            keys.current(&at.scope.key_name())?
-        };
+        let (version, key) = self.current(at.scope)?;
         let mut out = version.to_be_bytes().to_vec();
         out.extend_from_slice(&crate::seal::seal(&key, &at.aad(), plaintext));
         Ok(out)
@@ -50,10 +47,7 @@ impl Engine {
                 at.table, at.field
             )));
         };
-        let key = {
-            let keys = self.inner.keys.read().map_err(|_| Error::Poisoned)?;
-            keys.key(&at.scope.key_name(), u32::from_be_bytes(*version))?
-        };
+        let key = self.key_of(at.scope, u32::from_be_bytes(*version))?;
         Ok(crate::seal::open(&key, &at.aad(), body)?)
     }
 }
@@ -76,8 +70,7 @@ impl SealingKey {
 impl Engine {
     /// The current data key of `scope`.
     pub fn current_key(&self, scope: Scope) -> Result<SealingKey> {
-        let keys = self.inner.keys.read().map_err(|_| Error::Poisoned)?;
-        let (version, key) = keys.current(&scope.key_name())?;
+        let (version, key) = self.current(scope)?;
         Ok(SealingKey { version, key })
     }
 
@@ -91,10 +84,7 @@ impl Engine {
         let Some((version, body)) = sealed.split_first_chunk::<4>() else {
             return Err(Error::Envelope("sealed value too short".into()));
         };
-        let key = {
-            let keys = self.inner.keys.read().map_err(|_| Error::Poisoned)?;
-            keys.key(&scope.key_name(), u32::from_be_bytes(*version))?
-        };
+        let key = self.key_of(scope, u32::from_be_bytes(*version))?;
         Ok(crate::seal::open(&key, aad, body)?)
     }
 }

@@ -143,7 +143,7 @@ struct Inner {
     audit: trail::Auditor,
     /// Why a keyring copy could not be written, once one could not: writes are refused from
     /// then on (the two copies may differ), until a restart.
-    keyring_failed: std::sync::Mutex<Option<String>>,
+    keyring_failed: std::sync::OnceLock<String>,
     _locks: lock::DirLocks,
 }
 
@@ -188,14 +188,14 @@ impl Engine {
                 cause: "derived state update failed; restart to replay".into(),
             };
         }
-        if let Some(cause) = self.keyring_refusal() {
+        if let Some(cause) = self.inner.keyring_failed.get() {
             return Health::Degraded {
                 cause: format!(
                     "a keyring copy could not be written ({cause}); restart once both locations are writable"
                 ),
             };
         }
-        if let Some(cause) = self.audit_refusal() {
+        if let Some(cause) = self.inner.audit.failed.get() {
             return Health::Degraded {
                 cause: format!(
                     "the audit log could not be written ({cause}); restart once both its \
@@ -214,6 +214,18 @@ impl Engine {
         }
     }
 
+    /// `scope`'s current data key and its version.
+    pub(crate) fn current(&self, scope: Scope) -> Result<(u32, Arc<crypto::Key256>)> {
+        let keys = self.inner.keys.read().map_err(|_| Error::Poisoned)?;
+        Ok(keys.current(&scope.key_name())?)
+    }
+
+    /// `scope`'s data key of `version`.
+    pub(crate) fn key_of(&self, scope: Scope, version: u32) -> Result<Arc<crypto::Key256>> {
+        let keys = self.inner.keys.read().map_err(|_| Error::Poisoned)?;
+        Ok(keys.key(&scope.key_name(), version)?)
+    }
+
     fn seal_entry(
         &self,
         scope: Scope,
@@ -223,16 +235,13 @@ impl Engine {
         if self.inner.state_failed.load(Ordering::SeqCst) {
             return Err(Error::StateFailed("an earlier apply failed".into()));
         }
-        if let Some(cause) = self.audit_refusal() {
-            return Err(Error::AuditRefused(cause));
+        if let Some(cause) = self.inner.audit.failed.get() {
+            return Err(Error::AuditRefused(cause.clone()));
         }
-        if let Some(cause) = self.keyring_refusal() {
-            return Err(Error::KeyringRefused(cause));
+        if let Some(cause) = self.inner.keyring_failed.get() {
+            return Err(Error::KeyringRefused(cause.clone()));
         }
-        let (version, key) = {
-            let keys = self.inner.keys.read().map_err(|_| Error::Poisoned)?;
-            keys.current(&scope.key_name())?
-        };
+        let (version, key) = self.current(scope)?;
         let header = Header {
             scope,
             key_version: version,
@@ -291,30 +300,20 @@ impl Engine {
         Ok(committed)
     }
 
-    /// Why writes are refused after a keyring copy could not be written, when one could not.
-    fn keyring_refusal(&self) -> Option<String> {
-        self.inner
-            .keyring_failed
-            .lock()
-            .ok()
-            .and_then(|c| c.clone())
-    }
-
     /// Runs a change of the keyring; a copy that could not be written refuses every later
     /// write (fail closed: the two copies may now differ).
     fn change_keyring<T>(
         &self,
         change: impl FnOnce(&mut keyring::Keyring) -> keyring::Result<T>,
     ) -> Result<T> {
-        if let Some(cause) = self.keyring_refusal() {
-            return Err(Error::KeyringRefused(cause));
+        if let Some(cause) = self.inner.keyring_failed.get() {
+            return Err(Error::KeyringRefused(cause.clone()));
         }
         let mut keys = self.inner.keys.write().map_err(|_| Error::Poisoned)?;
         change(&mut keys).map_err(|e| {
-            if matches!(e, keyring::Error::Io { .. })
-                && let Ok(mut failed) = self.inner.keyring_failed.lock()
-            {
-                failed.get_or_insert_with(|| e.to_string());
+            if matches!(e, keyring::Error::Io { .. }) {
+                // The first cause stays.
+                let _ = self.inner.keyring_failed.set(e.to_string());
                 tracing::error!(error = %e, "a keyring copy could not be written; writes now refused");
             }
             Error::Keyring(e)

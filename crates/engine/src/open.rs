@@ -135,7 +135,7 @@ impl Engine {
                 state_failed,
                 epoch,
                 audit,
-                keyring_failed: std::sync::Mutex::new(None),
+                keyring_failed: std::sync::OnceLock::new(),
                 _locks: locks,
             }),
         };
@@ -192,8 +192,7 @@ fn open_audit(paths: &Paths, options: &Options, report: &mut Vec<String>) -> Res
         index,
         node,
         feed: tokio::sync::broadcast::channel(crate::trail::FEED_CAPACITY).0,
-        failed: AtomicBool::new(false),
-        cause: std::sync::Mutex::new(None),
+        failed: std::sync::OnceLock::new(),
     })
 }
 

@@ -9,7 +9,6 @@
 //!   tenant's trail; `GET /api/v1/admin/audit`: system administrators read every scope;
 //!   `GET /api/v1/admin/audit/stream`: the NDJSON export a SIEM pulls with its last position.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use access::{Action, Resource};
@@ -27,7 +26,7 @@ use engine::{Draft, Recorded, Scope};
 use identity::{Caller, Credential};
 use types::TenantId;
 
-use crate::auth::{Authenticated, ClientAddr, SystemAdmin, TenantMember};
+use crate::auth::{Authenticated, SystemAdmin, TenantMember};
 use crate::bodies::{AuditEntry, AuditPage};
 use crate::{ApiError, AppState};
 
@@ -82,10 +81,7 @@ pub(crate) async fn record_requests(
     req: Request,
     next: Next,
 ) -> Response {
-    let ip = req
-        .extensions()
-        .get::<ClientAddr>()
-        .map_or(IpAddr::from([127, 0, 0, 1]), |c| c.0.ip());
+    let ip = crate::auth::ip_of(req.extensions());
     let user_agent = req
         .headers()
         .get(header::USER_AGENT)
@@ -94,7 +90,7 @@ pub(crate) async fn record_requests(
         || req.headers().contains_key(header::COOKIE);
     let route = format!("{} {}", req.method(), req.uri().path());
     let context = Arc::new(RequestContext::new(
-        audit::context::new_request_id(),
+        types::RequestId::random().to_string(),
         Client::new(Some(ip), user_agent.as_deref()),
     ));
     let request_id = context.request_id.clone();

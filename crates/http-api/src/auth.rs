@@ -27,8 +27,12 @@ pub struct ClientAddr(pub SocketAddr);
 
 /// The client's IP (loopback when the server did not say, as in in-process tests).
 pub(crate) fn client_ip(parts: &Parts) -> IpAddr {
-    parts
-        .extensions
+    ip_of(&parts.extensions)
+}
+
+/// The client's IP from a request's extensions (loopback when the server did not say).
+pub(crate) fn ip_of(extensions: &axum::http::Extensions) -> IpAddr {
+    extensions
         .get::<ClientAddr>()
         .map_or(IpAddr::from([127, 0, 0, 1]), |c| c.0.ip())
 }

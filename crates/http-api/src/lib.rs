@@ -64,10 +64,7 @@ async fn limit_by_ip(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let ip = req
-        .extensions()
-        .get::<auth::ClientAddr>()
-        .map_or(std::net::IpAddr::from([127, 0, 0, 1]), |c| c.0.ip());
+    let ip = auth::ip_of(req.extensions());
     match state.limits.ip.check(ip, state.engine.now().millis()) {
         Ok(()) => next.run(req).await,
         Err(secs) => {

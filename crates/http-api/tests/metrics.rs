@@ -156,7 +156,7 @@ async fn scrape(app: &App) -> Exposition {
 
 fn event(action: &str) -> audit::AuditEvent {
     audit::AuditEvent {
-        id: audit::event::event_id(&[7; 16]),
+        id: types::EventId::from_bytes([7; 16]).to_string(),
         at: 1_800_000_000_000,
         node: "test".to_owned(),
         actor: audit::Actor {

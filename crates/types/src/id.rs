@@ -162,6 +162,18 @@ define_id!(
     /// A file attached to a record.
     AttachmentId, "attachment", "at_"
 );
+define_id!(
+    /// An audit event.
+    EventId, "audit event", "ev_"
+);
+define_id!(
+    /// One HTTP request, as sent back in `X-Request-Id` and recorded in its audit events.
+    RequestId, "request", "rq_"
+);
+define_id!(
+    /// One firing of an alert rule.
+    AlertId, "alert", "al_"
+);
 
 #[cfg(test)]
 mod tests {

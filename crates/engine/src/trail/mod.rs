@@ -16,7 +16,6 @@ mod describe;
 mod start;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use audit::payload::Header as AuditHeader;
 use audit::{Actor, ActorKind, AuditEvent, AuditLog, Client, Outcome, Resource};
@@ -97,23 +96,14 @@ pub(crate) struct Auditor {
     pub(crate) index: AuditIndex,
     pub(crate) node: String,
     pub(crate) feed: broadcast::Sender<Arc<Recorded>>,
-    pub(crate) failed: AtomicBool,
-    /// Why the first failed audit write failed (it names the location).
-    pub(crate) cause: std::sync::Mutex<Option<String>>,
+    /// Why the first failed audit write failed (it names the location); set: writes are
+    /// refused until restart.
+    pub(crate) failed: std::sync::OnceLock<String>,
 }
 
 impl Engine {
     fn auditor(&self) -> &Auditor {
         &self.inner.audit
-    }
-
-    /// Why writes are refused after a failed audit write, when one failed.
-    pub(crate) fn audit_refusal(&self) -> Option<String> {
-        if !self.auditor().failed.load(Ordering::SeqCst) {
-            return None;
-        }
-        let cause = self.auditor().cause.lock().ok().and_then(|c| c.clone());
-        Some(cause.unwrap_or_else(|| "an audit write failed".into()))
     }
 
     /// Completes `draft` with the request's context (who, where, which request), the node and
@@ -132,10 +122,8 @@ impl Engine {
                 id: None,
                 tenant: None,
             });
-        let mut id = [0u8; 16];
-        crypto::random_bytes(&mut id);
         AuditEvent {
-            id: audit::event::event_id(&id),
+            id: audit::EventId::random().to_string(),
             at: self.now().millis(),
             node: self.auditor().node.clone(),
             actor,
@@ -154,12 +142,12 @@ impl Engine {
     /// The audit log payload of `event`: its clear header and the event sealed under the
     /// scope's current key.
     fn seal_event(&self, scope: Scope, event: &AuditEvent, source: u64) -> Result<Vec<u8>> {
-        let id = event_bytes(&event.id)
-            .ok_or_else(|| Error::Envelope(format!("malformed audit event id {}", event.id)))?;
-        let (key_version, key) = {
-            let keys = self.inner.keys.read().map_err(|_| Error::Poisoned)?;
-            keys.current(&scope.key_name())?
-        };
+        let id = *event
+            .id
+            .parse::<audit::EventId>()
+            .map_err(|e| Error::Envelope(e.to_string()))?
+            .as_bytes();
+        let (key_version, key) = self.current(scope)?;
         let header = AuditHeader {
             tenant: tenant_of(scope),
             key_version,
@@ -183,16 +171,7 @@ impl Engine {
         event: AuditEvent,
     ) -> Result<()> {
         let auditor = self.auditor();
-        let row = AuditRow {
-            seq: at.seq,
-            event: event.id.clone(),
-            source,
-            tenant: tenant_of(scope),
-            at: event.at,
-            actor: event.actor.id.clone(),
-            action: event.action.clone(),
-            outcome: outcome_name(event.outcome).to_owned(),
-        };
+        let row = index_row(at.seq, source, tenant_of(scope), &event);
         auditor.index.add(&[row], (at.seq, at.hash))?;
         // No subscriber is not an error.
         let _ = auditor.feed.send(Arc::new(Recorded { seq: at.seq, event }));
@@ -200,15 +179,16 @@ impl Engine {
     }
 
     fn audit_failed(&self, e: audit::LogError) -> Error {
-        if let Ok(mut cause) = self.auditor().cause.lock() {
-            cause.get_or_insert_with(|| e.to_string());
-        }
-        self.auditor().failed.store(true, Ordering::SeqCst);
+        // The first cause stays.
+        let _ = self.auditor().failed.set(e.to_string());
         tracing::error!(error = %e, "audit log write failed; writes now refused");
         Error::Audit(e)
     }
 
     async fn append(&self, scope: Scope, event: AuditEvent, source: u64) -> Result<()> {
+        if !RECORDING {
+            return Ok(());
+        }
         let payload = self.seal_event(scope, &event, source)?;
         let at = self
             .auditor()
@@ -220,6 +200,9 @@ impl Engine {
     }
 
     fn append_blocking(&self, scope: Scope, event: AuditEvent, source: u64) -> Result<()> {
+        if !RECORDING {
+            return Ok(());
+        }
         let payload = self.seal_event(scope, &event, source)?;
         let at = self
             .auditor()
@@ -232,18 +215,12 @@ impl Engine {
     /// Records an act that changed nothing durable (a refusal, a throttled attempt, a start),
     /// under `scope`'s key. Returns once the event is durable in both locations.
     pub async fn audit(&self, scope: Scope, draft: Draft) -> Result<()> {
-        if !RECORDING {
-            return Ok(());
-        }
         let event = self.complete(draft);
         self.append(scope, event, 0).await
     }
 
     /// Records an event made elsewhere (by the alerts) as it is, under `scope`'s key.
     pub async fn record_event(&self, scope: Scope, event: AuditEvent) -> Result<()> {
-        if !RECORDING {
-            return Ok(());
-        }
         self.append(scope, event, 0).await
     }
 
@@ -252,9 +229,6 @@ impl Engine {
     /// when the audit log is what failed.
     pub async fn audit_or_event(&self, scope: Scope, draft: Draft) -> (AuditEvent, Result<()>) {
         let event = self.complete(draft);
-        if !RECORDING {
-            return (event, Ok(()));
-        }
         let recorded = self.append(scope, event.clone(), 0).await;
         (event, recorded)
     }
@@ -288,9 +262,6 @@ impl Engine {
 
     /// [`Engine::audit`] outside an async runtime.
     pub fn audit_blocking(&self, scope: Scope, draft: Draft) -> Result<()> {
-        if !RECORDING {
-            return Ok(());
-        }
         let event = self.complete(draft);
         self.append_blocking(scope, event, 0)
     }
@@ -445,13 +416,8 @@ impl Engine {
     fn open_audit(&self, payload: &[u8]) -> Result<AuditEvent> {
         let (header, sealed) = AuditHeader::decode(payload)
             .ok_or_else(|| Error::Envelope("not an audit event entry".into()))?;
-        let name = header
-            .tenant
-            .map_or_else(|| "system".to_owned(), |t| t.to_string());
-        let key = {
-            let keys = self.inner.keys.read().map_err(|_| Error::Poisoned)?;
-            keys.key(&name, header.key_version)?
-        };
+        let scope = header.tenant.map_or(Scope::System, Scope::Tenant);
+        let key = self.key_of(scope, header.key_version)?;
         let json = seal::open(&key, &header.aad(), sealed)?;
         serde_json::from_slice(&json).map_err(|e| Error::Envelope(e.to_string()))
     }
@@ -479,17 +445,23 @@ impl Engine {
     }
 }
 
-/// The 16 bytes of an `ev_…` id.
-fn event_bytes(id: &str) -> Option<[u8; 16]> {
-    let hex = id.strip_prefix("ev_")?;
-    if hex.len() != 32 || !hex.is_ascii() {
-        return None;
+/// The index row of the event at `seq`.
+fn index_row(
+    seq: u64,
+    source: u64,
+    tenant: Option<types::TenantId>,
+    event: &AuditEvent,
+) -> AuditRow {
+    AuditRow {
+        seq,
+        event: event.id.clone(),
+        source,
+        tenant,
+        at: event.at,
+        actor: event.actor.id.clone(),
+        action: event.action.clone(),
+        outcome: outcome_name(event.outcome).to_owned(),
     }
-    let mut out = [0u8; 16];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(out)
 }
 
 /// The stable name of an outcome (as in the event JSON).

@@ -2,9 +2,8 @@
 //! the log lacks written again.
 
 use serde_json::Value;
-use state_sqlite::AuditRow;
 
-use super::{AuditHeader, outcome_name};
+use super::{AuditHeader, index_row};
 use crate::{Engine, Result};
 
 /// How far back from the last recorded source the start-up check looks for audit events that
@@ -85,16 +84,7 @@ pub(crate) fn catch_up_index(engine: &Engine, report: &mut Vec<String>) -> Resul
         let entry = entry?;
         if let Some((header, _)) = AuditHeader::decode(&entry.payload) {
             let event = engine.open_audit(&entry.payload)?;
-            rows.push(AuditRow {
-                seq: entry.seq,
-                event: event.id.clone(),
-                source: header.source,
-                tenant: header.tenant,
-                at: event.at,
-                actor: event.actor.id,
-                action: event.action,
-                outcome: outcome_name(event.outcome).to_owned(),
-            });
+            rows.push(index_row(entry.seq, header.source, header.tenant, &event));
         }
         position = Some((entry.seq, entry.hash));
         if rows.len() >= 512 {
