@@ -46,6 +46,7 @@ pub(crate) fn run(config: &Config) -> Vec<Finding> {
     check_log(config, &mut out);
     crate::alerts::check(config, &mut out);
     crate::siem::check(config, &mut out);
+    crate::backup::check(config, &mut out);
     out
 }
 
@@ -85,7 +86,9 @@ pub(crate) fn lexical_absolute(path: &Path) -> PathBuf {
     out
 }
 
-fn overlaps(a: &Path, b: &Path) -> bool {
+/// Whether one of `a` and `b` is inside the other (or both are the same), without touching the
+/// filesystem.
+pub(crate) fn overlaps(a: &Path, b: &Path) -> bool {
     let (a, b) = (lexical_absolute(a), lexical_absolute(b));
     a.starts_with(&b) || b.starts_with(&a)
 }

@@ -6,6 +6,7 @@
 //! and never holds secrets (the master key lives in its own file, never in the config).
 
 mod alerts;
+mod backup;
 mod check;
 mod env;
 mod siem;
@@ -14,6 +15,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 pub use alerts::{AlertRule, Alerts};
+pub use backup::{Backup, Destination, DestinationKind};
 pub use check::{Finding, Severity};
 pub use siem::{AuditFileSink, AuditSyslog};
 
@@ -45,6 +47,8 @@ pub struct Config {
     pub audit: Audit,
     pub log: Log,
     pub alerts: Alerts,
+    /// `[backup]`: encrypted backups in several regions (P12); absent: backups are off.
+    pub backup: Option<Backup>,
 }
 
 /// The audit log (P16).
