@@ -132,6 +132,22 @@ pub enum Error {
     /// `repair` cannot proceed without losing or inventing data.
     #[error("repair refused: {0}")]
     RepairRefused(String),
+
+    /// [`crate::Importer`] refused its directories or an entry; nothing was written for it.
+    #[error("import refused: {0}")]
+    ImportRefused(String),
+
+    /// A mirror directory holds an import that did not finish: no journal, whatever its segment
+    /// files look like. `open` and `repair` refuse it.
+    #[error(
+        "{} is there: an import (a restore) into this mirror directory did not finish, so it \
+         holds no journal. Empty both mirror directories and run the import again",
+        marker.display()
+    )]
+    ImportUnfinished {
+        /// The marker file the import leaves until it finishes.
+        marker: PathBuf,
+    },
 }
 
 impl Error {

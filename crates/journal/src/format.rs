@@ -22,6 +22,9 @@ pub(crate) const ZERO_HASH: [u8; 32] = [0; 32];
 pub(crate) const SEGMENT_SUFFIX: &str = ".seg";
 /// Suffix of segment files being created (never part of the journal).
 pub(crate) const TMP_SUFFIX: &str = ".seg.tmp";
+/// File an import keeps in each mirror until it has finished: a directory holding it holds no
+/// journal, whatever else it holds (see `import`).
+pub(crate) const IMPORT_MARKER: &str = "import-unfinished";
 
 /// The fixed header at the start of every segment file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

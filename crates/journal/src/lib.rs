@@ -5,6 +5,7 @@
 //! thread group-commits: one write and one `fdatasync` per mirror per batch, both mirrors in
 //! parallel, and an append is acknowledged only when its batch is durable in both mirrors and the
 //! commit hook ran. Payloads are opaque bytes (the engine seals them before they arrive).
+//! [`Importer`] writes a whole journal that is not open, the way a restore rebuilds one.
 //!
 //! This crate must never acknowledge a write that is not synced in both mirrors, never rewrite or
 //! delete a committed entry (only torn, unacknowledged tails are truncated, and whole leading
@@ -18,6 +19,7 @@ mod config;
 mod error;
 mod format;
 mod fsutil;
+mod import;
 mod journal;
 mod mirror;
 mod read;
@@ -32,6 +34,7 @@ mod writer;
 
 pub use config::JournalConfig;
 pub use error::{Error, Result};
+pub use import::Importer;
 pub use journal::{CommitHook, Journal};
 pub use read::Entries;
 pub use recover::OpenReport;

@@ -1,9 +1,10 @@
 //! Recovery on open: bring both mirrors to the same valid state, or refuse.
 //!
-//! Refusals (damage before the last segment, disagreeing mirrors, a missing mirror) happen before
-//! anything is written. Only two kinds of change are made: truncating a torn tail of a mirror's
-//! last segment, and copying frames or segment files that one mirror lacks from the other. This
-//! module must never drop an entry that the other mirror does not also lack.
+//! Refusals (damage before the last segment, disagreeing mirrors, a missing mirror, an import
+//! that did not finish) happen before anything is written. Only two kinds of change are made:
+//! truncating a torn tail of a mirror's last segment, and copying frames or segment files that
+//! one mirror lacks from the other. This module must never drop an entry that the other mirror
+//! does not also lack.
 
 use std::fmt;
 use std::os::unix::fs::MetadataExt;
@@ -56,6 +57,8 @@ pub(crate) struct Recovered {
 pub(crate) fn recover(a: &Path, b: &Path) -> Result<Recovered> {
     let scan_a = scan_mirror(a)?;
     let scan_b = scan_mirror(b)?;
+    scan_a.refuse_unfinished_import()?;
+    scan_b.refuse_unfinished_import()?;
     let mut lines = Vec::new();
     let state = |s: &MirrorScan| s.listing.state == DirState::Present;
     let result = match (state(&scan_a), state(&scan_b)) {

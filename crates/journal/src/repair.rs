@@ -52,6 +52,7 @@ pub fn repair(a: &Path, b: &Path) -> Result<RepairReport> {
     let sa = scan_mirror(a)?;
     let sb = scan_mirror(b)?;
     for scan in [&sa, &sb] {
+        scan.refuse_unfinished_import()?;
         if let Some(bad) = scan.listing.bad_names.first() {
             return Err(Error::RepairRefused(format!(
                 "{} is not a segment file name; move it out of the mirror directory and run \

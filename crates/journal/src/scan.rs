@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::format::{
-    FRAME_HEADER_LEN, FrameHeader, HEADER_LEN, SEGMENT_SUFFIX, SegmentHeader, TMP_SUFFIX, chain,
-    frame_len, parse_segment_name, short_hex,
+    FRAME_HEADER_LEN, FrameHeader, HEADER_LEN, IMPORT_MARKER, SEGMENT_SUFFIX, SegmentHeader,
+    TMP_SUFFIX, chain, frame_len, parse_segment_name, short_hex,
 };
 use crate::start::{START_FILE, read_start};
 use crate::{Position, verify::Problem};
@@ -45,15 +45,19 @@ pub(crate) struct Listing {
     pub tmp_files: Vec<PathBuf>,
     /// Files ending in `.seg` whose name is not a valid segment name.
     pub bad_names: Vec<PathBuf>,
+    /// The marker of an import that has not finished: then the directory holds no journal.
+    pub unfinished_import: Option<PathBuf>,
 }
 
-/// Lists a mirror directory. Files that are neither segments nor temp segments are ignored.
+/// Lists a mirror directory. Files that are neither segments, temp segments nor the marker of
+/// an unfinished import are ignored.
 pub(crate) fn list_dir(dir: &Path) -> Result<Listing> {
     let mut listing = Listing {
         state: DirState::Missing,
         segments: Vec::new(),
         tmp_files: Vec::new(),
         bad_names: Vec::new(),
+        unfinished_import: None,
     };
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
@@ -64,7 +68,9 @@ pub(crate) fn list_dir(dir: &Path) -> Result<Listing> {
         let entry = entry.map_err(|e| Error::io(dir, e))?;
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.ends_with(TMP_SUFFIX) {
+        if name == IMPORT_MARKER {
+            listing.unfinished_import = Some(path);
+        } else if name.ends_with(TMP_SUFFIX) {
             listing.tmp_files.push(path);
         } else if let Some(first_seq) = parse_segment_name(&name) {
             listing.segments.push(SegmentFile {
@@ -78,7 +84,8 @@ pub(crate) fn list_dir(dir: &Path) -> Result<Listing> {
     }
     listing.segments.sort_by_key(|s| s.first_seq);
     listing.bad_names.sort();
-    listing.state = if listing.segments.is_empty() && listing.bad_names.is_empty() {
+    let nothing = listing.segments.is_empty() && listing.bad_names.is_empty();
+    listing.state = if nothing && listing.unfinished_import.is_none() {
         DirState::Empty
     } else {
         DirState::Present
@@ -285,6 +292,16 @@ impl MirrorScan {
     pub(crate) fn is_healthy(&self) -> bool {
         self.problem.is_none() || self.torn
     }
+
+    /// Refuses a mirror that holds an import that has not finished: it holds no journal.
+    pub(crate) fn refuse_unfinished_import(&self) -> Result<()> {
+        match &self.listing.unfinished_import {
+            Some(marker) => Err(Error::ImportUnfinished {
+                marker: marker.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Scans a mirror directory: every segment header, frame checksum, seq and the chain across
@@ -304,8 +321,20 @@ pub(crate) fn scan_mirror(dir: &Path) -> Result<MirrorScan> {
             segments: Vec::new(),
             tmp_files: std::mem::take(&mut listing.tmp_files),
             bad_names: std::mem::take(&mut listing.bad_names),
+            unfinished_import: listing.unfinished_import.take(),
         },
     };
+    if let Some(marker) = &scan.listing.unfinished_import {
+        // Whatever segments an unfinished import left are no journal, not even a torn one.
+        scan.problem = Some(Problem {
+            segment: marker.clone(),
+            offset: 0,
+            reason: "an import into this directory did not finish, so it holds no journal: \
+                     empty both mirror directories and run the import again"
+                .to_owned(),
+        });
+        return Ok(scan);
+    }
     match read_start(dir)? {
         None => {}
         Some(Ok(start)) => scan.start = start,

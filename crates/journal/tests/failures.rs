@@ -6,10 +6,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-use common::{Mirrors, append_range, assert_entries, payload, read_all};
+use common::{Mirrors, Tmpfs, append_range, assert_entries, payload, read_all};
 use journal::{Error, Health, Journal, JournalConfig, verify};
 
 /// Asserts the fail-closed sequence after mirror `failed` broke: the failing append got
@@ -67,79 +66,6 @@ fn removed_mirror_scenario() {
     let v = verify(&m.a, &m.b);
     assert!(v.a.problem.is_none(), "{v}");
     assert_eq!(v.a.entries, 10, "{v}");
-}
-
-/// A mount made by the test (tmpfs or bind), unmounted on drop.
-struct Tmpfs {
-    dir: PathBuf,
-}
-
-impl Tmpfs {
-    fn mount(dir: &Path, size: &str) -> Result<Tmpfs, String> {
-        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir)
-            .output()
-            .map_err(|e| format!("cannot run mount: {e}"))?;
-        if !out.status.success() {
-            return Err(String::from_utf8_lossy(&out.stderr).trim().to_owned());
-        }
-        Ok(Tmpfs {
-            dir: dir.to_path_buf(),
-        })
-    }
-
-    /// Bind-mounts `src` on `dir` and makes that view read-only.
-    fn bind_read_only(src: &Path, dir: &Path) -> Result<Tmpfs, String> {
-        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
-        let run = |args: &[&str]| -> Result<(), String> {
-            let out = Command::new("mount")
-                .args(args)
-                .output()
-                .map_err(|e| e.to_string())?;
-            if out.status.success() {
-                Ok(())
-            } else {
-                Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
-            }
-        };
-        run(&[
-            "--bind",
-            &src.display().to_string(),
-            &dir.display().to_string(),
-        ])?;
-        let view = Tmpfs {
-            dir: dir.to_path_buf(),
-        };
-        run(&["-o", "remount,ro,bind", &dir.display().to_string()])?;
-        Ok(view)
-    }
-
-    fn remount(&self, mode: &str) -> Result<(), String> {
-        let out = Command::new("mount")
-            .args(["-o", &format!("remount,{mode}")])
-            .arg(&self.dir)
-            .output()
-            .map_err(|e| e.to_string())?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
-        }
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let ok = Command::new("umount")
-            .arg(&self.dir)
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ok {
-            let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
-        }
-    }
 }
 
 fn try_tmpfs(m: &Mirrors, test: &str) -> Option<Tmpfs> {

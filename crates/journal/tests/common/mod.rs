@@ -5,6 +5,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use journal::{CommitHook, Entry, Journal, JournalConfig, OpenReport, Position};
 
@@ -142,4 +143,77 @@ pub fn cut_tail(path: &Path, n: u64) {
     let len = std::fs::metadata(path).unwrap().len();
     let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
     f.set_len(len - n).unwrap();
+}
+
+/// A mount made by the test (tmpfs or bind), unmounted on drop.
+pub struct Tmpfs {
+    pub dir: PathBuf,
+}
+
+impl Tmpfs {
+    pub fn mount(dir: &Path, size: &str) -> Result<Tmpfs, String> {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .map_err(|e| format!("cannot run mount: {e}"))?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).trim().to_owned());
+        }
+        Ok(Tmpfs {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Bind-mounts `src` on `dir` and makes that view read-only.
+    pub fn bind_read_only(src: &Path, dir: &Path) -> Result<Tmpfs, String> {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        let run = |args: &[&str]| -> Result<(), String> {
+            let out = Command::new("mount")
+                .args(args)
+                .output()
+                .map_err(|e| e.to_string())?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+            }
+        };
+        run(&[
+            "--bind",
+            &src.display().to_string(),
+            &dir.display().to_string(),
+        ])?;
+        let view = Tmpfs {
+            dir: dir.to_path_buf(),
+        };
+        run(&["-o", "remount,ro,bind", &dir.display().to_string()])?;
+        Ok(view)
+    }
+
+    pub fn remount(&self, mode: &str) -> Result<(), String> {
+        let out = Command::new("mount")
+            .args(["-o", &format!("remount,{mode}")])
+            .arg(&self.dir)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+        }
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let ok = Command::new("umount")
+            .arg(&self.dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
+        }
+    }
 }
