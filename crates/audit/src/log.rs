@@ -345,6 +345,11 @@ impl AuditLog {
     }
 
     /// The chain's head.
+    /// Where the chain starts: `{0, zero}`, or after the segments retention removed.
+    pub fn start(&self) -> Position {
+        self.journal.start()
+    }
+
     pub fn head(&self) -> Position {
         self.journal.head()
     }

@@ -1,22 +1,40 @@
-//! Backup archives (P12, issue 6; see `docs/design/backup.md`): the format only, so far.
+//! Backups (P12), point-in-time restore (P11) and restore on a bare machine (P13); issue 6, see
+//! `docs/design/backup.md`.
 //!
-//! - [`part`]: a part's bytes sealed in 4 MiB chunks under the backup's archive key, each chunk
-//!   bound to its backup, part, place and whether it is the last (no reordering, moving or
-//!   cutting goes unnoticed);
-//! - [`manifest`]: what a backup covers and every part's digest, authenticated with a key derived
-//!   from the master key.
+//! - [`part`]: a part's bytes sealed in 4 MiB chunks under the set's archive key, each chunk
+//!   bound to its set, part, place and whether it is the last;
+//! - [`manifest`]: what a set covers and every part's digest, authenticated with a key derived
+//!   from the master key;
+//! - [`stream`]: journal entries as a part carries them;
+//! - [`destination`]: where sets go (`object_store`: a directory, S3);
+//! - [`take`]: full backups and journal shipping from a live engine, to every destination on
+//!   its own;
+//! - [`catalog`]: what a destination holds (sets, keyring copies, attachments), checked;
+//! - [`restore`]: a new pair of data locations from a destination and the master key alone, to
+//!   the latest entry or a moment;
+//! - [`verify`]: everything a destination holds, checked as a restore would read it.
 //!
-//! Not yet: taking a snapshot, destinations (`object_store`), the schedule, restore, drills.
-//! This crate never sees plaintext it did not get from a reader, writes only to the writers it
-//! is given, and never puts key material into an error.
+//! Nothing leaves this crate unsealed; keys come from the engine's keyring (the backup key) or
+//! the master key (manifests), and never appear in an error.
 
+pub mod catalog;
+pub mod destination;
 pub mod manifest;
 pub mod part;
+pub mod progress;
+pub mod restore;
+pub mod service;
+pub mod stream;
+pub mod take;
+pub mod verify;
 
-pub use manifest::{Manifest, PartEntry, Position, manifest_key};
+pub use catalog::{Catalog, SetRef};
+pub use destination::{Destination, Location, Spec};
+pub use manifest::{Kind, Manifest, PartEntry, Position, Snapshot};
 pub use part::{PartRef, Sealed};
+pub use progress::{Progress, Step};
 
-/// What can go wrong with an archive.
+/// What can go wrong with a backup or a restore.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{what}: {source}")]
@@ -41,6 +59,52 @@ pub enum Error {
     ManifestForged,
     #[error("the manifest lists no part {0}")]
     MissingPart(String),
+    /// A destination could not do what was asked.
+    #[error("destination {name}: {what}: {reason}")]
+    Destination {
+        name: String,
+        what: String,
+        reason: String,
+    },
+    /// A set at a destination is not what its manifest says.
+    #[error("destination {destination}, set {set}: {reason}")]
+    Set {
+        destination: String,
+        set: String,
+        reason: String,
+    },
+    /// Nothing to restore from, or not to the moment asked.
+    #[error("{0}")]
+    Nothing(String),
+    /// The restore target is not usable.
+    #[error("{0}")]
+    Target(String),
+    #[error(transparent)]
+    Engine(#[from] engine::Error),
+    #[error(transparent)]
+    Keyring(#[from] keyring::Error),
+    #[error(transparent)]
+    Journal(#[from] journal::Error),
+    #[error(transparent)]
+    State(#[from] state_sqlite::Error),
+    #[error("attachments: {0}")]
+    Blobs(#[from] blobstore::Error),
+    #[error("a backup task failed: {0}")]
+    Task(String),
+}
+
+impl Error {
+    /// Places a set error at its destination and set.
+    pub(crate) fn in_set(self, destination: &str, set: &str) -> Error {
+        match self {
+            Error::Set { .. } | Error::Destination { .. } => self,
+            other => Error::Set {
+                destination: destination.to_owned(),
+                set: set.to_owned(),
+                reason: other.to_string(),
+            },
+        }
+    }
 }
 
 /// `Result` with this crate's [`Error`].

@@ -11,19 +11,45 @@ use serde::{Deserialize, Serialize};
 use crate::{Error, Result};
 
 const DOMAIN: &str = "strongroom/backup-manifest/v1";
-/// What the manifest key is derived with from the master key.
-const KEY_INFO: &[u8] = b"strongroom/backup-manifest-key/v1";
-
-/// The key that authenticates manifests, derived from the master key.
-pub fn manifest_key(master: &Key256) -> Key256 {
-    crypto::derive_key(master, KEY_INFO)
-}
 
 /// A journal position: a seq and the chain hash after it (hex).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Position {
     pub seq: u64,
     pub hash: String,
+}
+
+impl Position {
+    /// The journal's form of this position; a malformed hash is refused.
+    pub fn to_journal(&self) -> Result<journal::Position> {
+        let hash = unhex(&self.hash)
+            .and_then(|v| <[u8; 32]>::try_from(v).ok())
+            .ok_or_else(|| {
+                Error::Manifest(format!("position {} has a malformed hash", self.seq))
+            })?;
+        Ok(journal::Position {
+            seq: self.seq,
+            hash,
+        })
+    }
+
+    pub fn from_journal(p: journal::Position) -> Position {
+        Position {
+            seq: p.seq,
+            hash: crypto::hex(p.hash),
+        }
+    }
+}
+
+/// Lower-case hex back to bytes.
+pub(crate) fn unhex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 /// One part as the manifest lists it.
@@ -37,24 +63,55 @@ pub struct PartEntry {
     pub sha256: String,
 }
 
-/// A backup's manifest.
+/// What a set is: a full backup, or journal shipping after one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// The state snapshot, the whole journal and audit log, the audit signing key.
+    Full,
+    /// The journal and audit entries after the previous set at the same destination.
+    Increment,
+}
+
+/// A full backup's state snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Snapshot {
+    /// The last entry applied to the snapshot.
+    pub position: Position,
+    /// The latest entry time (Unix ms) up to it: a restore to a moment `T` may start from this
+    /// snapshot only when `max_at <= T`.
+    pub max_at: i64,
+    /// The state digest of the snapshot (hex).
+    pub digest: String,
+}
+
+/// A set's manifest: a full backup or an increment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     /// Format version (1).
     pub version: u32,
+    /// The master key's fingerprint when the set was made.
     pub installation: String,
+    /// The set's id (its parts are bound to it).
     pub backup: String,
+    pub kind: Kind,
     /// Unix milliseconds.
     pub created_at: i64,
-    /// The state snapshot's journal position and the state digest there (hex).
-    pub snapshot: Position,
-    pub state_digest: String,
-    /// The last journal entry the backup holds.
+    /// The journal position before the set's first entry, and its last entry.
+    pub journal_from: Position,
     pub journal_to: Position,
-    /// The keyring generation the backup was made with.
+    /// The time (Unix ms) of the last entry the set holds; 0 when it holds none.
+    pub last_at: i64,
+    /// The same for the audit log.
+    pub audit_from: Position,
+    pub audit_to: Position,
+    /// Full backups only.
+    pub snapshot: Option<Snapshot>,
+    /// The keyring generation the set was made with.
     pub keyring_generation: u64,
-    /// The archive key, wrapped by the keyring's backup key (hex).
+    /// The archive key, sealed by the keyring's backup key (hex).
     pub archive_key: String,
     /// The backup key's version in the keyring.
     pub backup_key_version: u32,

@@ -123,60 +123,139 @@ pub fn open(
     reader: &mut impl Read,
     writer: &mut impl Write,
 ) -> Result<u64> {
-    let mut len = 0u64;
-    let mut sealed = Vec::new();
-    let mut index = 0u64;
-    loop {
+    let mut opened = Opener::new(key, at, reader);
+    while let Some(plain) = opened.next_chunk()? {
+        writer.write_all(plain).map_err(|source| Error::Io {
+            what: format!("writing the opened part {}", at.name),
+            source,
+        })?;
+    }
+    Ok(opened.len)
+}
+
+/// Opens a part chunk by chunk. A chunk is handed out only once it opened, but a part cut
+/// short or damaged further on is found only when reading gets there: whoever reads must
+/// keep nothing of a part that ends in an error.
+pub struct Opener<'a, R> {
+    key: &'a Key256,
+    at: PartRef<'a>,
+    reader: R,
+    sealed: Vec<u8>,
+    plain: crypto::Zeroizing<Vec<u8>>,
+    index: u64,
+    done: bool,
+    /// Plaintext bytes handed out so far.
+    pub len: u64,
+}
+
+impl<'a, R: Read> Opener<'a, R> {
+    pub fn new(key: &'a Key256, at: PartRef<'a>, reader: R) -> Self {
+        Self {
+            key,
+            at,
+            reader,
+            sealed: Vec::new(),
+            plain: crypto::Zeroizing::new(Vec::new()),
+            index: 0,
+            done: false,
+            len: 0,
+        }
+    }
+
+    /// The next chunk's plaintext, `None` after the last chunk (which must end the part).
+    pub fn next_chunk(&mut self) -> Result<Option<&[u8]>> {
+        if self.done {
+            return Ok(None);
+        }
+        let name = self.at.name;
+        let index = self.index;
         let mut frame = [0u8; 4];
-        let got = fill(reader, &mut frame, at.name)?;
+        let got = fill(&mut self.reader, &mut frame, name)?;
         if got == 0 {
             return Err(Error::Truncated {
-                part: at.name.to_owned(),
+                part: name.to_owned(),
                 chunks: index,
             });
         }
         let size = u32::from_be_bytes(frame) as usize;
         if got < 4 || size > MAX_SEALED {
             return Err(Error::Chunk {
-                part: at.name.to_owned(),
+                part: name.to_owned(),
                 index,
             });
         }
-        sealed.resize(size, 0);
-        if fill(reader, &mut sealed, at.name)? < size {
+        self.sealed.resize(size, 0);
+        if fill(&mut self.reader, &mut self.sealed, name)? < size {
             return Err(Error::Truncated {
-                part: at.name.to_owned(),
+                part: name.to_owned(),
                 chunks: index,
             });
         }
         // The chunk says whether it is the last by which associated data opens it.
-        let (plain, last) = match crypto::open(key, &at.aad(index, false), &sealed) {
+        let (plain, last) = match crypto::open(self.key, &self.at.aad(index, false), &self.sealed) {
             Ok(p) => (p, false),
-            Err(_) => match crypto::open(key, &at.aad(index, true), &sealed) {
+            Err(_) => match crypto::open(self.key, &self.at.aad(index, true), &self.sealed) {
                 Ok(p) => (p, true),
                 Err(_) => {
                     return Err(Error::Chunk {
-                        part: at.name.to_owned(),
+                        part: name.to_owned(),
                         index,
                     });
                 }
             },
         };
-        writer.write_all(&plain).map_err(|source| Error::Io {
-            what: format!("writing the opened part {}", at.name),
-            source,
-        })?;
-        len += plain.len() as u64;
         if last {
             let mut extra = [0u8; 1];
-            if fill(reader, &mut extra, at.name)? != 0 {
+            if fill(&mut self.reader, &mut extra, name)? != 0 {
                 return Err(Error::Format {
-                    part: at.name.to_owned(),
+                    part: name.to_owned(),
                     reason: format!("bytes after its last chunk ({})", index + 1),
                 });
             }
-            return Ok(len);
+            self.done = true;
         }
-        index += 1;
+        self.index += 1;
+        self.len += plain.len() as u64;
+        self.plain = plain;
+        Ok(Some(&self.plain))
+    }
+}
+
+/// [`Opener`] as a reader of the plaintext; errors come out as `io::Error`s holding the
+/// crate's error text (part and chunk named).
+pub struct OpenReader<'a, R> {
+    opener: Opener<'a, R>,
+    at: usize,
+    have: bool,
+}
+
+impl<'a, R: Read> OpenReader<'a, R> {
+    pub fn new(key: &'a Key256, at: PartRef<'a>, reader: R) -> Self {
+        Self {
+            opener: Opener::new(key, at, reader),
+            at: 0,
+            have: false,
+        }
+    }
+}
+
+impl<R: Read> Read for OpenReader<'_, R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        loop {
+            if self.have && self.at < self.opener.plain.len() {
+                let n = out.len().min(self.opener.plain.len() - self.at);
+                out[..n].copy_from_slice(&self.opener.plain[self.at..self.at + n]);
+                self.at += n;
+                return Ok(n);
+            }
+            match self.opener.next_chunk() {
+                Ok(Some(_)) => {
+                    self.have = true;
+                    self.at = 0;
+                }
+                Ok(None) => return Ok(0),
+                Err(e) => return Err(std::io::Error::other(e.to_string())),
+            }
+        }
     }
 }

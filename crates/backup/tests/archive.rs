@@ -4,7 +4,7 @@
 //! an untouched part and manifest read back exactly, and no plaintext is in the sealed bytes.
 
 use backup::part::{self, CHUNK, PartRef};
-use backup::{Error, Manifest, PartEntry, Position, manifest_key};
+use backup::{Error, Kind, Manifest, PartEntry, Position, Snapshot};
 use crypto::Key256;
 
 const AT: PartRef<'static> = PartRef {
@@ -158,20 +158,26 @@ fn every_alteration_of_a_part_is_refused_naming_it() {
 }
 
 fn manifest() -> Manifest {
+    let at = |seq: u64, h: &str| Position {
+        seq,
+        hash: h.repeat(32),
+    };
     Manifest {
         version: 1,
         installation: "in_1".into(),
         backup: "bk_1".into(),
+        kind: Kind::Full,
         created_at: 1_800_000_000_000,
-        snapshot: Position {
-            seq: 10,
-            hash: "ab".repeat(32),
-        },
-        state_digest: "cd".repeat(32),
-        journal_to: Position {
-            seq: 99,
-            hash: "ef".repeat(32),
-        },
+        journal_from: at(0, "00"),
+        journal_to: at(99, "ef"),
+        last_at: 1_799_999_999_000,
+        audit_from: at(0, "00"),
+        audit_to: at(40, "12"),
+        snapshot: Some(Snapshot {
+            position: at(10, "ab"),
+            max_at: 1_799_999_000_000,
+            digest: "cd".repeat(32),
+        }),
         keyring_generation: 3,
         archive_key: "00".repeat(40),
         backup_key_version: 1,
@@ -186,8 +192,8 @@ fn manifest() -> Manifest {
 
 #[test]
 fn a_manifest_is_refused_when_any_byte_changes_or_the_master_key_differs() {
-    let master = Key256::generate();
-    let key = manifest_key(&master);
+    let master = keyring::MasterKey::from_key(Key256::generate());
+    let key = keyring::backup_manifest_key(&master);
     let bytes = manifest().to_bytes(&key).expect("encode");
     assert_eq!(
         Manifest::from_bytes(&key, &bytes).expect("reads"),
@@ -207,7 +213,7 @@ fn a_manifest_is_refused_when_any_byte_changes_or_the_master_key_differs() {
             "cut at {cut}"
         );
     }
-    let other = manifest_key(&Key256::generate());
+    let other = keyring::backup_manifest_key(&keyring::MasterKey::from_key(Key256::generate()));
     assert!(matches!(
         Manifest::from_bytes(&other, &bytes),
         Err(Error::ManifestForged)

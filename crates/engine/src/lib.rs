@@ -7,6 +7,7 @@
 //! `crypto::seal`.
 
 mod apply;
+pub mod archive;
 mod envelope;
 pub mod event;
 pub mod fields;

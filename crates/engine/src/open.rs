@@ -191,6 +191,7 @@ fn open_audit(paths: &Paths, options: &Options, report: &mut Vec<String>) -> Res
         log,
         index,
         node,
+        key_file,
         feed: tokio::sync::broadcast::channel(crate::trail::FEED_CAPACITY).0,
         failed: std::sync::OnceLock::new(),
     })

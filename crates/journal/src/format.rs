@@ -144,7 +144,7 @@ pub(crate) fn frame_len(payload_len: usize) -> u64 {
 }
 
 /// `h_n = SHA-256(h_{n-1} || seq (u64 LE) || payload)`.
-pub(crate) fn chain(prev: &[u8; 32], seq: u64, payload: &[u8]) -> [u8; 32] {
+pub fn chain(prev: &[u8; 32], seq: u64, payload: &[u8]) -> [u8; 32] {
     let mut ctx = digest::Context::new(&digest::SHA256);
     ctx.update(prev);
     ctx.update(&seq.to_le_bytes());

@@ -34,6 +34,7 @@ mod writer;
 
 pub use config::JournalConfig;
 pub use error::{Error, Result};
+pub use format::chain as chain_hash;
 pub use import::Importer;
 pub use journal::{CommitHook, Journal};
 pub use read::Entries;

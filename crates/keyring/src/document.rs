@@ -27,6 +27,8 @@ pub(crate) const FORMAT_VERSION: u32 = 1;
 const KEK_INFO: &[u8] = b"strongroom/keyring/v1|kek";
 /// HKDF info of the MAC key derived from the master key.
 const MAC_INFO: &[u8] = b"strongroom/keyring/v1|mac";
+/// Derives the key that authenticates backup manifests.
+const BACKUP_MANIFEST_INFO: &[u8] = b"strongroom/backup-manifest-key/v1";
 /// Domain of the document MAC.
 const MAC_DOMAIN: &str = "strongroom/keyring/v1|document";
 
@@ -93,6 +95,8 @@ struct ProbeDocument {
 pub(crate) struct MasterKeys {
     pub kek: Key256,
     mac: Key256,
+    /// Authenticates backup manifests.
+    pub backup_manifest: Key256,
     pub fingerprint: String,
 }
 
@@ -101,6 +105,7 @@ impl MasterKeys {
         Self {
             kek: master.derive(KEK_INFO),
             mac: master.derive(MAC_INFO),
+            backup_manifest: master.derive(BACKUP_MANIFEST_INFO),
             fingerprint: master.fingerprint(),
         }
     }

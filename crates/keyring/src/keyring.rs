@@ -104,6 +104,17 @@ impl Keyring {
         }
     }
 
+    /// The keyring as stored in its files (wrapped keys, MAC) and its generation: what a backup
+    /// carries.
+    pub fn stored(&self) -> Result<(u64, Vec<u8>)> {
+        Ok((self.doc.generation, self.doc.encode(&self.keys)?))
+    }
+
+    /// The key that authenticates backup manifests ([`crate::backup_manifest_key`]).
+    pub fn backup_manifest_key(&self) -> Key256 {
+        Key256::from_bytes(*self.keys.backup_manifest.expose())
+    }
+
     /// Adds a scope with data key version 1 and an index key. Returns the version (1).
     pub fn add_scope(&mut self, scope: &str, now: i64) -> Result<u32> {
         validate_scope(scope)?;

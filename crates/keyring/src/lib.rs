@@ -11,6 +11,7 @@
 //! and the keyring. It never writes an unwrapped key anywhere, never logs key material, and never
 //! acknowledges a change that is not durable in both keyring locations.
 
+mod backup;
 mod copies;
 mod document;
 mod error;
@@ -21,6 +22,9 @@ mod master;
 mod rotation;
 mod signing;
 
+pub use backup::{
+    backup_manifest_key, check_stored, install_signing_seed, install_stored, signing_seed,
+};
 pub use document::{KEYRING_FILE, SYSTEM_SCOPE};
 pub use error::{Error, Result};
 pub use keyring::{Keyring, ScopeInfo, VersionInfo};

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::keyfile::{self, Kind};
 
 /// The audit signing key file's kind.
-const KIND: Kind = Kind {
+pub(crate) const KIND: Kind = Kind {
     what: "audit signing key",
     header: "strongroom-audit-signing-key v1",
     read_action: "read audit signing key file",

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::{admin, audit_cmd, serve, settings};
+use crate::{admin, audit_cmd, backup_cmd, serve, settings};
 
 /// Strongroom: a self-hostable, multi-tenant backend that keeps its security promises.
 #[derive(Debug, Parser)]
@@ -62,6 +62,38 @@ enum Command {
     /// The audit trail: the public key that verifies it, and the offline check of a copy.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Backups (P12): a full backup or journal shipping now, what the destinations hold, and a
+    /// check of every set as a restore would read it.
+    #[command(subcommand)]
+    Backup(BackupCommand),
+    /// Build new data locations from a backup destination and the master key alone (P13),
+    /// optionally as they were at a moment (P11). Writes nothing outside --to, its mirror and
+    /// the audit signing key file; on any error removes what it wrote.
+    Restore {
+        /// A destination named in the configuration's [backup] section, or a local backup
+        /// directory (a path containing /).
+        #[arg(long, value_name = "DEST")]
+        from: String,
+        /// The new first location (must not exist, or be empty).
+        #[arg(long, value_name = "DIR")]
+        to: PathBuf,
+        /// The new second location [default: DIR.mirror].
+        #[arg(long, value_name = "DIR")]
+        to_mirror: Option<PathBuf>,
+        /// Restore the state as it was at this moment: RFC 3339 (2026-11-25T09:30:00Z) or Unix
+        /// milliseconds [default: the latest entry held].
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+        /// The master key file [default: the configured one].
+        #[arg(long, value_name = "FILE")]
+        master_key: Option<PathBuf>,
+        /// Where to write the audit signing key [default: audit-signing.key beside the master
+        /// key]; must not exist.
+        #[arg(long, value_name = "FILE")]
+        audit_key: Option<PathBuf>,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
     /// Every user, role, token and session of a tenant with last activity; stale ones flagged.
     AccessReview {
         /// Tenant id (tn_…).
@@ -87,6 +119,36 @@ enum AuditCommand {
         /// signing key's public half is trusted.
         #[arg(long, value_name = "BASE64")]
         pubkey: Option<String>,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BackupCommand {
+    /// Take a full backup to every destination now (offline: the server must be stopped; a
+    /// running server keeps its own schedule). Exit status 1 when any destination failed.
+    Now {
+        /// Ship the journal entries each destination lacks instead of a full backup.
+        #[arg(long)]
+        ship: bool,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// List what each destination holds (every manifest's MAC is checked).
+    List {
+        /// The master key file [default: the configured one].
+        #[arg(long, value_name = "FILE")]
+        master_key: Option<PathBuf>,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// Check every set at every destination as a restore would read it: manifests, part
+    /// digests, every chunk, the journal chains, attachments. Exit status 1 on any problem.
+    Verify {
+        /// The master key file [default: the configured one].
+        #[arg(long, value_name = "FILE")]
+        master_key: Option<PathBuf>,
         #[command(flatten)]
         storage: StorageArgs,
     },
@@ -215,6 +277,34 @@ impl Cli {
                 pubkey,
                 storage,
             }) => audit_cmd::verify(&dir, pubkey.as_deref(), &storage),
+            Command::Backup(BackupCommand::Now { ship, storage }) => {
+                backup_cmd::now(&storage, ship)
+            }
+            Command::Backup(BackupCommand::List {
+                master_key,
+                storage,
+            }) => backup_cmd::list(&storage, master_key.as_deref()),
+            Command::Backup(BackupCommand::Verify {
+                master_key,
+                storage,
+            }) => backup_cmd::verify(&storage, master_key.as_deref()),
+            Command::Restore {
+                from,
+                to,
+                to_mirror,
+                at,
+                master_key,
+                audit_key,
+                storage,
+            } => backup_cmd::restore(&backup_cmd::RestoreArgs {
+                storage: &storage,
+                from: &from,
+                to: &to,
+                mirror: to_mirror.as_deref(),
+                at: at.as_deref(),
+                master: master_key.as_deref(),
+                audit_key: audit_key.as_deref(),
+            }),
             Command::AccessReview { tenant, storage } => admin::access_review(&storage, &tenant),
         }
     }

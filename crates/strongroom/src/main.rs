@@ -3,6 +3,7 @@
 
 mod admin;
 mod audit_cmd;
+mod backup_cmd;
 mod bench_build;
 mod cli;
 mod serve;

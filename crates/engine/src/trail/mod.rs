@@ -95,6 +95,8 @@ pub(crate) struct Auditor {
     pub(crate) log: AuditLog,
     pub(crate) index: AuditIndex,
     pub(crate) node: String,
+    /// The signing key's file.
+    pub(crate) key_file: std::path::PathBuf,
     pub(crate) feed: broadcast::Sender<Arc<Recorded>>,
     /// Why the first failed audit write failed (it names the location); set: writes are
     /// refused until restart.

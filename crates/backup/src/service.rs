@@ -1,0 +1,118 @@
+//! Backups of a running server: one at a time, on the schedule or when asked, each outcome
+//! recorded as an audit event, and the last success per destination kept for the metrics and
+//! `/readyz`-style reports.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use engine::Engine;
+
+use crate::destination::Destination;
+use crate::progress::{Progress, Quiet};
+use crate::take::{self, Outcome};
+
+/// What to take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Run {
+    /// A full backup to every destination.
+    Full,
+    /// The entries each destination lacks (a full backup where it holds none).
+    Ship,
+}
+
+/// A destination's state as last seen.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Status {
+    pub destination: String,
+    pub region: String,
+    pub jurisdiction: String,
+    /// Unix ms of the last set written or found up to date.
+    pub last_success_at: Option<i64>,
+    /// The last journal entry the destination holds, as far as this process knows.
+    pub journal_to: Option<u64>,
+    /// The last failure's message, cleared by a success.
+    pub last_error: Option<String>,
+}
+
+/// The backup service of one process.
+pub struct Service {
+    engine: Engine,
+    destinations: Vec<Destination>,
+    work: PathBuf,
+    running: tokio::sync::Mutex<()>,
+    status: Mutex<BTreeMap<String, Status>>,
+}
+
+impl Service {
+    pub fn new(engine: Engine, destinations: Vec<Destination>, work: PathBuf) -> Arc<Service> {
+        let status = destinations
+            .iter()
+            .map(|d| {
+                (
+                    d.name().to_owned(),
+                    Status {
+                        destination: d.name().to_owned(),
+                        region: d.spec.region.clone(),
+                        jurisdiction: d.spec.jurisdiction.clone(),
+                        ..Status::default()
+                    },
+                )
+            })
+            .collect();
+        Arc::new(Service {
+            engine,
+            destinations,
+            work,
+            running: tokio::sync::Mutex::new(()),
+            status: Mutex::new(status),
+        })
+    }
+
+    pub fn destinations(&self) -> &[Destination] {
+        &self.destinations
+    }
+
+    /// Takes a set now (waits for a run in progress to end first), records every outcome as an
+    /// audit event and returns them.
+    pub async fn run(&self, run: Run) -> Vec<Outcome> {
+        self.run_with(run, Arc::new(Quiet)).await
+    }
+
+    pub async fn run_with(&self, run: Run, progress: Arc<dyn Progress>) -> Vec<Outcome> {
+        let _one = self.running.lock().await;
+        let outcomes = match run {
+            Run::Full => take::full(&self.engine, &self.destinations, &self.work, progress).await,
+            Run::Ship => take::ship(&self.engine, &self.destinations, &self.work, progress).await,
+        };
+        take::record(&self.engine, &outcomes).await;
+        let now = self.engine.now().millis();
+        if let Ok(mut status) = self.status.lock() {
+            for outcome in &outcomes {
+                let Some(s) = status.get_mut(&outcome.destination) else {
+                    continue;
+                };
+                match &outcome.result {
+                    Ok(set) => {
+                        s.last_success_at = Some(now);
+                        s.last_error = None;
+                        if let Some(m) = set {
+                            s.journal_to = Some(m.journal_to.seq);
+                        }
+                    }
+                    Err(e) => s.last_error = Some(e.to_string()),
+                }
+            }
+        }
+        outcomes
+    }
+
+    /// Every destination's status.
+    pub fn status(&self) -> Vec<Status> {
+        self.status
+            .lock()
+            .map(|s| s.values().cloned().collect())
+            .unwrap_or_default()
+    }
+}
