@@ -129,6 +129,9 @@ pub enum Action {
     /// Read the audit trail: a tenant's own (owners and administrators), or every scope's
     /// (system administrators, sessions and tokens alike, for SIEM export).
     ReadAudit,
+    /// Take backups, read their status, restore a tenant to a moment (system administrators
+    /// only: a restore acts on the whole installation or across a tenant's data).
+    ManageBackups,
     /// Create, change (a new schema version) and delete collections.
     ManageCollections,
     /// List collections and read their schemas.
@@ -210,6 +213,7 @@ fn authorize_system(via: &Via, action: Action, resource: &Resource<'_>) -> Resul
         (Action::ManageTenants, Resource::System | Resource::Tenant(_)) => Ok(()),
         (Action::InviteOwner, Resource::Tenant(_)) => Ok(()),
         (Action::ReadAudit, Resource::System | Resource::Tenant(_)) => Ok(()),
+        (Action::ManageBackups, Resource::System | Resource::Tenant(_)) => Ok(()),
         (Action::ManageOwnAccount | Action::EnrollMfa, Resource::OwnAccount) => match via {
             Via::Session { .. } => Ok(()),
             _ => deny("tokens cannot change accounts"),

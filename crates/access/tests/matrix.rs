@@ -51,6 +51,7 @@ enum Act {
     ManageSettings,
     ReadAccessReview,
     ReadAudit,
+    ManageBackups,
     ManageCollections,
     ReadCollections,
     ManageOwnAccount,
@@ -219,6 +220,7 @@ fn expected(who: &Who, act: Act, res: Res) -> bool {
             (Act::ManageTenants, Res::System | Res::Tenant { .. }) => true,
             (Act::InviteOwner, Res::Tenant { .. }) => true,
             (Act::ReadAudit, Res::System | Res::Tenant { .. }) => true,
+            (Act::ManageBackups, Res::System | Res::Tenant { .. }) => true,
             (Act::ManageOwnAccount | Act::EnrollMfa, Res::OwnAccount) => session,
             _ => false,
         };
@@ -294,7 +296,7 @@ fn principals() -> Vec<Who> {
     out
 }
 
-const ACTIONS: [Action; 18] = [
+const ACTIONS: [Action; 19] = [
     Action::ManageTenants,
     Action::InviteOwner,
     Action::ReadUsers,
@@ -305,6 +307,7 @@ const ACTIONS: [Action; 18] = [
     Action::ManageSettings,
     Action::ReadAccessReview,
     Action::ReadAudit,
+    Action::ManageBackups,
     Action::ManageCollections,
     Action::ReadCollections,
     Action::ManageOwnAccount,
@@ -329,6 +332,7 @@ fn act_of(a: Action) -> Act {
         Action::ManageSettings => Act::ManageSettings,
         Action::ReadAccessReview => Act::ReadAccessReview,
         Action::ReadAudit => Act::ReadAudit,
+        Action::ManageBackups => Act::ManageBackups,
         Action::ManageCollections => Act::ManageCollections,
         Action::ReadCollections => Act::ReadCollections,
         Action::ManageOwnAccount => Act::ManageOwnAccount,

@@ -182,7 +182,8 @@ fn rule(
 }
 
 /// The built-in rules: failed logins per account (10 in 5 min) and per IP (50 in 5 min), any
-/// lockout, a degraded mirror, a failed audit verification, low disk.
+/// lockout, a degraded mirror, a failed audit verification, low disk, a backup destination
+/// that failed (per destination) or a failed restore drill.
 pub fn builtins() -> Vec<Rule> {
     use GroupBy::*;
     use Severity::*;
@@ -226,6 +227,15 @@ pub fn builtins() -> Vec<Rule> {
             3600,
         ),
         rule("disk_low", &["disk.low"], Resource, 1, 300, Warning, 3600),
+        rule(
+            "backup_failed",
+            &["backup.failed", "backup.drill_failed"],
+            Resource,
+            1,
+            300,
+            Critical,
+            3600,
+        ),
     ]
 }
 
@@ -306,6 +316,6 @@ mod tests {
         let err = rule_set(vec![builtins()[1].clone()], true).expect_err("duplicate");
         assert!(err.to_string().contains("failed_logins_per_ip"), "{err}");
         assert_eq!(rule_set(Vec::new(), false).expect("empty").len(), 0);
-        assert_eq!(rule_set(Vec::new(), true).expect("builtins").len(), 6);
+        assert_eq!(rule_set(Vec::new(), true).expect("builtins").len(), 7);
     }
 }

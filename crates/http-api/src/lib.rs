@@ -9,6 +9,7 @@
 mod attachment_routes;
 mod audit_routes;
 pub mod auth;
+mod backup_routes;
 mod bodies;
 mod error;
 mod headers;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub hsts_max_age_secs: u64,
     /// Prometheus metrics: counted by the router, read at `GET /metrics`.
     pub metrics: Arc<Metrics>,
+    /// Backups of this server (`None` without a `[backup]` section).
+    pub backups: Option<Arc<backup::service::Service>>,
 }
 
 /// Refuses a request whose client IP spent its budget (429 with `Retry-After`).
@@ -83,7 +86,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .nest("/api/v1/admin/tenants", tenants::router())
         .nest(
             "/api/v1/admin",
-            tenants::system_router().merge(audit_routes::system_router()),
+            tenants::system_router()
+                .merge(audit_routes::system_router())
+                .merge(backup_routes::router()),
         )
         .nest(
             "/api/v1/tenants",

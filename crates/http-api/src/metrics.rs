@@ -79,8 +79,8 @@ impl std::fmt::Debug for Metrics {
 
 impl Metrics {
     /// The metrics of a server whose identity service (and through it the engine) the scrape
-    /// reads.
-    pub fn new(identity: Identity) -> Metrics {
+    /// reads, with its backups when it takes any.
+    pub fn new(identity: Identity, backups: Option<Arc<backup::service::Service>>) -> Metrics {
         let mut registry = Registry::default();
         let requests = Family::<RequestLabels, Counter>::default();
         let latency: LatencyFamily =
@@ -107,7 +107,7 @@ impl Metrics {
             "Accounts locked after too many failures (audit action login.locked)",
             lockouts.clone(),
         );
-        registry.register_collector(Box::new(Gauges { identity }));
+        registry.register_collector(Box::new(Gauges { identity, backups }));
         Metrics {
             registry,
             requests,
@@ -229,6 +229,7 @@ async fn get_metrics(
 /// The figures read at scrape time from the identity service and the engine.
 struct Gauges {
     identity: Identity,
+    backups: Option<Arc<backup::service::Service>>,
 }
 
 impl std::fmt::Debug for Gauges {
@@ -312,7 +313,8 @@ impl Collector for Gauges {
                 )?
                 .encode_gauge(&n)?;
         }
-        self.encode_disks(&mut encoder)
+        self.encode_disks(&mut encoder)?;
+        self.encode_backups(&mut encoder)
     }
 }
 
@@ -320,6 +322,27 @@ impl Collector for Gauges {
 type DiskGauge = (&'static str, &'static str, fn(&engine::DiskSpace) -> u64);
 
 impl Gauges {
+    /// Seconds since each destination's last successful backup run (absent before the first).
+    fn encode_backups(&self, encoder: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some(backups) = &self.backups else {
+            return Ok(());
+        };
+        let now = self.identity.engine().now().millis();
+        let mut age = encoder.encode_descriptor(
+            "strongroom_backup_age_seconds",
+            "Seconds since the last successful backup or shipping run, by destination.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for status in backups.status() {
+            if let Some(at) = status.last_success_at {
+                age.encode_family(&[("destination", status.destination.as_str())])?
+                    .encode_gauge(&((now - at).max(0) as f64 / 1000.0))?;
+            }
+        }
+        Ok(())
+    }
+
     fn encode_disks(&self, encoder: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let spaces: Vec<_> = self
             .identity

@@ -25,8 +25,8 @@ use utoipa::openapi::{Content, Header, RefOr, Schema};
 use crate::AppState;
 use crate::error::Problem;
 use crate::{
-    attachment_routes, audit_routes, health, metrics, record_routes, session_routes, tenant_admin,
-    tenants,
+    attachment_routes, audit_routes, backup_routes, health, metrics, record_routes, session_routes,
+    tenant_admin, tenants,
 };
 
 /// The document's media type for errors.
@@ -49,6 +49,8 @@ const PROBLEM_JSON: &str = "application/problem+json";
         audit_routes::stream,
         get_openapi,
         metrics::get_metrics,
+        backup_routes::status,
+        backup_routes::run,
         tenants::create_tenant,
         tenants::list_tenants,
         tenants::show_tenant,
@@ -118,6 +120,7 @@ const PROBLEM_JSON: &str = "application/problem+json";
         (name = "authentication", description = "Logins, second factors, invitations, resets."),
         (name = "account", description = "The caller's own account, sessions and tokens."),
         (name = "tenants", description = "The system administrator's tenant lifecycle."),
+        (name = "backups", description = "Backups in several regions: each destination's state, and a run now."),
         (name = "tenant administration", description = "A tenant's users, roles, tokens and settings."),
         (name = "records", description = "Collections with declared schemas, their records and the records' attachments."),
     )

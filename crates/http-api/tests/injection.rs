@@ -241,7 +241,7 @@ macro_rules! schema_fields {
 
 /// Every route of the router.
 #[rustfmt::skip]
-pub const ROUTES: [Row; 67] = {
+pub const ROUTES: [Row; 69] = {
     use {Body::*, Norm::*, Read::*, Rule::*, Who::*};
     [
     row("GET", "/healthz", Anon),
@@ -296,6 +296,8 @@ pub const ROUTES: [Row; 67] = {
     Row { query: audit_filters!(), ..row("GET", "/t/audit", Owner) },
     Row { query: audit_filters!(("tenant", Refused(&[400]))), ..row("GET", "/api/v1/admin/audit", Root) },
     Row { query: &[("after", Refused(&[400])), ("limit", Refused(&[400]))], ..row("GET", "/api/v1/admin/audit/stream", Root) },
+    row("GET", "/api/v1/admin/backups", Root),
+    Row { body: Json(&[r#"{"run":"ship"}"#], &[("/run", Refused(&[422]))]), ..row("POST", "/api/v1/admin/backups", Root) },
     row("GET", "/t/collections", Owner),
     Row { body: Json(&[COLLECTION], &[
         ("/name", Echo(Exact, Get("/t/collections/{answer:/name}", "{ptr}"), 64)),

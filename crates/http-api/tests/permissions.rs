@@ -238,7 +238,7 @@ type Row = (
 );
 
 #[rustfmt::skip]
-const ROUTES: [Row; 85] = {
+const ROUTES: [Row; 87] = {
     use {Adm::*, Cn::*, Need::*, Set::*, Whose::*};
     [
     ("healthz", "GET", "/healthz", Anyone, No, ""),
@@ -293,6 +293,8 @@ const ROUTES: [Row; 85] = {
     ("audit trail", "GET", "/t/audit", Tenant(Review), No, ""),
     ("system audit trail", "GET", "/api/v1/admin/audit", System, No, ""),
     ("audit export", "GET", "/api/v1/admin/audit/stream", System, No, ""),
+    ("backup status", "GET", "/api/v1/admin/backups", System, No, ""),
+    ("backup run", "POST", "/api/v1/admin/backups", System, No, r#"{"run":"ship"}"#),
     ("disable owner", "POST", "/t/users/{user}/disable", Tenant(ManageOwners), NewOwner, ""),
     ("delete owner", "DELETE", "/t/users/{user}", Tenant(ManageOwners), NewOwner, ""),
     ("demote owner", "PUT", "/t/users/{user}/role", Tenant(ManageOwners), NewOwner, r#"{"role":"viewer"}"#),

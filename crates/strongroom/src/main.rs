@@ -4,6 +4,7 @@
 mod admin;
 mod audit_cmd;
 mod backup_cmd;
+mod backups;
 mod bench_build;
 mod cli;
 mod serve;

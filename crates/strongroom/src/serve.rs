@@ -10,6 +10,7 @@ use audit::Outcome;
 use engine::{Draft, Engine, Scope};
 use tenancy::Tenancy;
 
+use crate::backups::Backups;
 use crate::cli::ServeArgs;
 use crate::watch::{self, Watch};
 use crate::{settings, tls_files};
@@ -83,9 +84,15 @@ async fn serve(
     }
     let records = attachments(&config.attachments, &engine)?;
     let identity = identity::Identity::new(engine.clone(), identity_config);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let backups = Backups::start(&config, engine.clone(), stopped.clone())?;
     let state = Arc::new(http_api::AppState {
         tenancy: Tenancy::new(engine.clone()),
-        metrics: Arc::new(http_api::Metrics::new(identity.clone())),
+        metrics: Arc::new(http_api::Metrics::new(
+            identity.clone(),
+            backups.as_ref().map(|b| Arc::clone(&b.service)),
+        )),
+        backups: backups.as_ref().map(|b| Arc::clone(&b.service)),
         identity,
         records,
         auth_limiter: Arc::new(http_api::IpLimiter::new(config.auth.ip_per_minute)),
@@ -97,7 +104,6 @@ async fn serve(
         engine,
         hsts_max_age_secs: config.server.hsts_max_age_secs,
     });
-    let (stop, stopped) = tokio::sync::watch::channel(false);
     let watch = Watch::start(
         &config,
         state.engine.clone(),
@@ -120,6 +126,9 @@ async fn serve(
     tracing::info!(%addr, "listening");
     server.serve(http_api::router(state), stopped).await;
     watch.shutdown().await;
+    if let Some(backups) = backups {
+        backups.shutdown().await;
+    }
     Ok(())
 }
 

@@ -138,13 +138,14 @@ impl App {
         let identity = Identity::new(engine.clone(), config);
         let state = Arc::new(AppState {
             tenancy: tenancy::Tenancy::new(engine.clone()),
-            metrics: Arc::new(http_api::Metrics::new(identity.clone())),
+            metrics: Arc::new(http_api::Metrics::new(identity.clone(), None)),
             identity,
             records: records::Records::new(engine.clone()),
             auth_limiter: Arc::new(IpLimiter::new(ip_per_minute)),
             limits: Arc::new(limits),
             engine,
             hsts_max_age_secs: 31_536_000,
+            backups: None,
         });
         let router = http_api::router(Arc::clone(&state));
         App {

@@ -10,9 +10,10 @@
 use std::collections::BTreeSet;
 
 /// Every module with a router, and its source.
-const SOURCES: [(&str, &str); 9] = [
+const SOURCES: [(&str, &str); 10] = [
     ("health", include_str!("../../src/health.rs")),
     ("audit_routes", include_str!("../../src/audit_routes.rs")),
+    ("backup_routes", include_str!("../../src/backup_routes.rs")),
     ("metrics", include_str!("../../src/metrics.rs")),
     ("openapi", include_str!("../../src/openapi.rs")),
     ("tenants", include_str!("../../src/tenants.rs")),

@@ -1,0 +1,94 @@
+//! Backups of the running server (P12): the destinations of `[backup]` opened at start, and the
+//! schedule: journal shipping every `ship_every_minutes` (the first right at start, which also
+//! takes a full backup to any destination holding none and catches up one that was down), a
+//! full backup every `full_every_hours`. A destination that fails holds up no other; its
+//! failure is a `backup.failed` event (and so an alert), and the next run catches it up.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use backup::service::{Run, Service};
+use engine::Engine;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::settings;
+
+/// The backup service and its schedule.
+pub struct Backups {
+    pub service: Arc<Service>,
+    task: JoinHandle<()>,
+}
+
+impl Backups {
+    /// Opens the destinations and starts the schedule; `None` without a `[backup]` section.
+    pub fn start(
+        config: &config::Config,
+        engine: Engine,
+        stopped: watch::Receiver<bool>,
+    ) -> anyhow::Result<Option<Backups>> {
+        let Some(settings) = &config.backup else {
+            return Ok(None);
+        };
+        let destinations =
+            crate::backup_cmd::destinations(config).context("opening the backup destinations")?;
+        let work = settings::paths(config).data.join("backup-work");
+        // Leftovers of a run that was cut short hold only sealed parts; start clean.
+        let _ = std::fs::remove_dir_all(&work);
+        let service = Service::new(engine, destinations, work);
+        let ship = Duration::from_secs(u64::from(settings.ship_every_minutes) * 60);
+        let full = Duration::from_secs(u64::from(settings.full_every_hours) * 3600);
+        let task = tokio::spawn(schedule(Arc::clone(&service), ship, full, stopped));
+        Ok(Some(Backups { service, task }))
+    }
+
+    /// Lets a run in progress end (up to a minute; a set cut short has no manifest and is
+    /// never read), then stops the schedule.
+    pub async fn shutdown(mut self) {
+        if tokio::time::timeout(Duration::from_secs(60), &mut self.task)
+            .await
+            .is_err()
+        {
+            self.task.abort();
+            let _ = self.task.await;
+        }
+    }
+}
+
+async fn schedule(
+    service: Arc<Service>,
+    ship_every: Duration,
+    full_every: Duration,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut ship = tokio::time::interval(ship_every);
+    ship.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let start = tokio::time::Instant::now();
+    let mut full = tokio::time::interval_at(start + full_every, full_every);
+    full.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let run = tokio::select! {
+            _ = ship.tick() => Run::Ship,
+            _ = full.tick() => Run::Full,
+            _ = stopped.changed() => return,
+        };
+        let outcomes = service.run(run).await;
+        for outcome in outcomes {
+            match outcome.result {
+                Ok(Some(set)) => tracing::info!(
+                    destination = %outcome.destination,
+                    set = %set.backup,
+                    journal_to = set.journal_to.seq,
+                    "backup written"
+                ),
+                Ok(None) => {}
+                Err(e) => tracing::error!(
+                    destination = %outcome.destination,
+                    error = %e,
+                    "backup failed; the next run catches this destination up"
+                ),
+            }
+        }
+    }
+}
