@@ -12,13 +12,17 @@
 //! - [`catalog`]: what a destination holds (sets, keyring copies, attachments), checked;
 //! - [`restore`]: a new pair of data locations from a destination and the master key alone, to
 //!   the latest entry or a moment;
-//! - [`verify`]: everything a destination holds, checked as a restore would read it.
+//! - [`verify`]: everything a destination holds, checked as a restore would read it;
+//! - [`drill`]: the latest backup restored into a scratch directory and compared with the live
+//!   state at the same position, RTO and RPO measured;
+//! - [`service`]: the backups of a running server, one run at a time.
 //!
 //! Nothing leaves this crate unsealed; keys come from the engine's keyring (the backup key) or
 //! the master key (manifests), and never appear in an error.
 
 pub mod catalog;
 pub mod destination;
+pub mod drill;
 pub mod manifest;
 pub mod part;
 pub mod progress;

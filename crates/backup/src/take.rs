@@ -41,6 +41,8 @@ pub struct Outcome {
     pub result: Result<Option<Manifest>>,
     /// Attachment objects written.
     pub blobs: u64,
+    /// What a drill measured (drills only).
+    pub drill: Option<crate::drill::Drill>,
 }
 
 /// A set sealed in the work directory, ready to upload.
@@ -380,6 +382,7 @@ pub async fn full(
                     destination: d.name().to_owned(),
                     result: Err(Error::Task(message.clone())),
                     blobs: 0,
+                    drill: None,
                 })
                 .collect();
         }
@@ -400,6 +403,7 @@ pub async fn full(
                 destination: dest.name().to_owned(),
                 result,
                 blobs,
+                drill: None,
             }
         }
     }))
@@ -459,6 +463,7 @@ pub async fn ship(
             destination: dest.name().to_owned(),
             result,
             blobs,
+            drill: None,
         });
     }
     for (_, prepared) in sealed {

@@ -78,3 +78,42 @@ fn remove(path: &std::path::Path) -> Result<()> {
         source,
     })
 }
+
+impl Engine {
+    /// The state digest after the journal's first `seq` entries, computed in a scratch state
+    /// at `scratch` (removed afterwards): what a restore drill compares a restored copy with.
+    pub fn digest_at(&self, seq: u64, scratch: &std::path::Path) -> Result<[u8; 32]> {
+        remove(scratch)?;
+        let digest = {
+            let state = Arc::new(StateStore::open(scratch)?);
+            let applier = Applier {
+                keys: Arc::clone(&self.inner.keys),
+                state: Arc::clone(&state),
+                epoch: Arc::default(),
+            };
+            let mut chunk = Vec::with_capacity(512);
+            for entry in self.journal().read_from(1)? {
+                let entry = entry?;
+                if entry.seq > seq {
+                    break;
+                }
+                chunk.push(entry);
+                if chunk.len() == 512 {
+                    applier.apply(&chunk)?;
+                    chunk.clear();
+                }
+            }
+            applier.apply(&chunk)?;
+            let applied = state.applied()?.seq;
+            if applied != seq {
+                return Err(crate::Error::Gap {
+                    state_at: applied,
+                    next: seq,
+                });
+            }
+            state.digest()?
+        };
+        remove(scratch)?;
+        Ok(digest)
+    }
+}

@@ -1,5 +1,5 @@
 //! `/api/v1/admin/backups`: backups of the running server (P12) for system administrators:
-//! each destination's state, and a full backup or journal shipping now.
+//! each destination's state, and a full backup, journal shipping or a restore drill now.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,6 +46,12 @@ pub(crate) struct DestinationStatus {
     journal_to: Option<u64>,
     /// The last failure, cleared by a success.
     last_error: Option<String>,
+    /// The last restore drill: when (Unix ms), the recovery time and point it measured (ms),
+    /// or why it failed.
+    last_drill_at: Option<i64>,
+    drill_rto_ms: Option<u64>,
+    drill_rpo_ms: Option<u64>,
+    drill_error: Option<String>,
 }
 
 /// Every destination's state.
@@ -79,6 +85,10 @@ async fn status(
             last_success_at: s.last_success_at,
             journal_to: s.journal_to,
             last_error: s.last_error,
+            last_drill_at: s.last_drill_at,
+            drill_rto_ms: s.drill_rto_ms,
+            drill_rpo_ms: s.drill_rpo_ms,
+            drill_error: s.drill_error,
         })
         .collect();
     Ok(axum::Json(BackupStatus { destinations }).into_response())
@@ -89,8 +99,9 @@ async fn status(
 #[serde(deny_unknown_fields)]
 pub(crate) struct RunBody {
     /// `full`: a full backup to every destination; `ship`: the entries each destination
-    /// lacks (a full backup where it holds none).
-    #[schema(value_type = String, pattern = "^(full|ship)$")]
+    /// lacks (a full backup where it holds none); `drill`: the latest backup of each
+    /// destination restored into a scratch directory and compared with the live state.
+    #[schema(value_type = String, pattern = "^(full|ship|drill)$")]
     run: Run,
 }
 
@@ -108,6 +119,9 @@ pub(crate) struct BackupOutcome {
     /// Attachment files sent.
     attachments: u64,
     error: Option<String>,
+    /// A drill's measured recovery time and recovery point (ms).
+    rto_ms: Option<u64>,
+    rpo_ms: Option<u64>,
 }
 
 /// The outcome of a run.
@@ -116,7 +130,7 @@ pub(crate) struct BackupRun {
     outcomes: Vec<BackupOutcome>,
 }
 
-/// Takes a full backup, or ships the journal, now.
+/// Takes a full backup, ships the journal, or runs a restore drill, now.
 ///
 /// Answers when the run ends (200, with every destination's outcome; a failed destination
 /// does not stop the others), or after 20 s with 202 while the run goes on; `GET` then shows
@@ -169,6 +183,8 @@ async fn run(
                 set: set.map(|m| m.backup),
                 attachments: o.blobs,
                 error: None,
+                rto_ms: o.drill.as_ref().map(|d| d.rto.as_millis() as u64),
+                rpo_ms: o.drill.as_ref().map(|d| d.rpo.as_millis() as u64),
             },
             Err(e) => BackupOutcome {
                 destination: o.destination,
@@ -179,6 +195,8 @@ async fn run(
                 bytes: None,
                 attachments: o.blobs,
                 error: Some(e.to_string()),
+                rto_ms: None,
+                rpo_ms: None,
             },
         })
         .collect();

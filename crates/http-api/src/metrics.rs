@@ -334,10 +334,33 @@ impl Gauges {
             None,
             MetricType::Gauge,
         )?;
-        for status in backups.status() {
+        let statuses = backups.status();
+        for status in &statuses {
             if let Some(at) = status.last_success_at {
                 age.encode_family(&[("destination", status.destination.as_str())])?
                     .encode_gauge(&((now - at).max(0) as f64 / 1000.0))?;
+            }
+        }
+        let drills: [(&str, &str, fn(&backup::service::Status) -> Option<u64>); 2] = [
+            (
+                "strongroom_drill_rto_seconds",
+                "Recovery time measured by the last restore drill, by destination.",
+                |s| s.drill_rto_ms,
+            ),
+            (
+                "strongroom_drill_rpo_seconds",
+                "Recovery point measured by the last restore drill (age of the oldest entry the backup lacked), by destination.",
+                |s| s.drill_rpo_ms,
+            ),
+        ];
+        for (name, help, value) in drills {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+            for status in &statuses {
+                if let Some(ms) = value(status) {
+                    family
+                        .encode_family(&[("destination", status.destination.as_str())])?
+                        .encode_gauge(&(ms as f64 / 1000.0))?;
+                }
             }
         }
         Ok(())

@@ -195,6 +195,49 @@ pub fn now(storage: &StorageArgs, ship: bool) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// `strongroom drill`: the latest backup of each destination restored into a scratch directory
+/// and compared with the live state at the same position; prints the measured RTO and RPO and
+/// records them. Exit status 1 when any drill failed.
+pub fn drill(storage: &StorageArgs) -> anyhow::Result<ExitCode> {
+    let (config, paths) = checked(storage)?;
+    let destinations = destinations(&config)?;
+    let options = settings::engine_options(&config, false);
+    let opened = Engine::open(&paths, options).context("opening the data directories")?;
+    let engine = opened.engine;
+    let shown = Shown::new();
+    let ok = runtime()?.block_on(async {
+        let mut ok = true;
+        for dest in &destinations {
+            let progress: Arc<dyn Progress> = shown.clone();
+            let result = backup::drill::drill(&engine, dest, &work_dir(&paths), progress).await;
+            shown.done();
+            backup::drill::record(&engine, dest.name(), &result).await;
+            match result {
+                Ok(d) => println!(
+                    "{}: drill passed: restored to journal entry {} with the live digest {}; \
+                     RTO {:.1} s, RPO {:.1} s",
+                    dest.name(),
+                    d.seq,
+                    crypto::hex(d.digest),
+                    d.rto.as_secs_f64(),
+                    d.rpo.as_secs_f64()
+                ),
+                Err(e) => {
+                    ok = false;
+                    println!("{}: DRILL FAILED: {e}", dest.name());
+                }
+            }
+        }
+        ok
+    });
+    engine.shutdown();
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
 /// The master key file: `--master-key` or the configured one.
 fn master_key(config: &Config, given: Option<&Path>) -> PathBuf {
     given

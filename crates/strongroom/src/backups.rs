@@ -1,7 +1,7 @@
 //! Backups of the running server (P12): the destinations of `[backup]` opened at start, and the
 //! schedule: journal shipping every `ship_every_minutes` (the first right at start, which also
 //! takes a full backup to any destination holding none and catches up one that was down), a
-//! full backup every `full_every_hours`. A destination that fails holds up no other; its
+//! full backup every `full_every_hours`, a restore drill every `drill_every_days`. A destination that fails holds up no other; its
 //! failure is a `backup.failed` event (and so an alert), and the next run catches it up.
 
 use std::sync::Arc;
@@ -39,7 +39,13 @@ impl Backups {
         let service = Service::new(engine, destinations, work);
         let ship = Duration::from_secs(u64::from(settings.ship_every_minutes) * 60);
         let full = Duration::from_secs(u64::from(settings.full_every_hours) * 3600);
-        let task = tokio::spawn(schedule(Arc::clone(&service), ship, full, stopped));
+        let drill = (settings.drill_every_days > 0)
+            .then(|| Duration::from_secs(u64::from(settings.drill_every_days) * 86_400));
+        let task = tokio::spawn(schedule(
+            Arc::clone(&service),
+            Every { ship, full, drill },
+            stopped,
+        ));
         Ok(Some(Backups { service, task }))
     }
 
@@ -56,21 +62,32 @@ impl Backups {
     }
 }
 
-async fn schedule(
-    service: Arc<Service>,
-    ship_every: Duration,
-    full_every: Duration,
-    mut stopped: watch::Receiver<bool>,
-) {
-    let mut ship = tokio::time::interval(ship_every);
-    ship.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let start = tokio::time::Instant::now();
-    let mut full = tokio::time::interval_at(start + full_every, full_every);
-    full.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+/// How often each run comes.
+struct Every {
+    ship: Duration,
+    full: Duration,
+    /// `None`: no scheduled drill.
+    drill: Option<Duration>,
+}
+
+async fn schedule(service: Arc<Service>, every: Every, mut stopped: watch::Receiver<bool>) {
+    use tokio::time::{Instant, MissedTickBehavior, interval, interval_at};
+    let mut ship = interval(every.ship);
+    ship.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let start = Instant::now();
+    let mut full = interval_at(start + every.full, every.full);
+    full.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    // Without a drill schedule, a period no server reaches.
+    let drill_every = every
+        .drill
+        .unwrap_or(Duration::from_secs(100 * 365 * 86_400));
+    let mut drill = interval_at(start + drill_every, drill_every);
+    drill.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         let run = tokio::select! {
             _ = ship.tick() => Run::Ship,
             _ = full.tick() => Run::Full,
+            _ = drill.tick(), if every.drill.is_some() => Run::Drill,
             _ = stopped.changed() => return,
         };
         let outcomes = service.run(run).await;

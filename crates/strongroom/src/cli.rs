@@ -66,6 +66,10 @@ enum Command {
     /// check of every set as a restore would read it.
     #[command(subcommand)]
     Backup(BackupCommand),
+    /// Restore drill: the latest backup of each destination restored into a scratch directory
+    /// and compared with the live state at the same journal position; RTO and RPO measured and
+    /// recorded (offline; a running server drills on its own schedule or through the API).
+    Drill(StorageArgs),
     /// Build new data locations from a backup destination and the master key alone (P13),
     /// optionally as they were at a moment (P11). Writes nothing outside --to, its mirror and
     /// the audit signing key file; on any error removes what it wrote.
@@ -288,6 +292,7 @@ impl Cli {
                 master_key,
                 storage,
             }) => backup_cmd::verify(&storage, master_key.as_deref()),
+            Command::Drill(storage) => backup_cmd::drill(&storage),
             Command::Restore {
                 from,
                 to,
