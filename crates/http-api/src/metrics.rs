@@ -318,6 +318,9 @@ impl Collector for Gauges {
     }
 }
 
+/// A drill gauge: name, help, and the figure (ms) it reports.
+type DrillGauge = (&'static str, &'static str, fn(&backup::service::Status) -> Option<u64>);
+
 /// A disk gauge: name, help, and the figure it reports.
 type DiskGauge = (&'static str, &'static str, fn(&engine::DiskSpace) -> u64);
 
@@ -341,7 +344,7 @@ impl Gauges {
                     .encode_gauge(&((now - at).max(0) as f64 / 1000.0))?;
             }
         }
-        let drills: [(&str, &str, fn(&backup::service::Status) -> Option<u64>); 2] = [
+        let drills: [DrillGauge; 2] = [
             (
                 "strongroom_drill_rto_seconds",
                 "Recovery time measured by the last restore drill, by destination.",
