@@ -300,11 +300,25 @@ impl Destination {
 
     /// Every object under `prefix`: `(key, size)`, sorted by key.
     pub async fn list(&self, prefix: &str) -> Result<Vec<(String, u64)>> {
+        Ok(self
+            .list_dated(prefix)
+            .await?
+            .into_iter()
+            .map(|(key, size, _)| (key, size))
+            .collect())
+    }
+
+    /// Every object under `prefix`: `(key, size, last modified in Unix ms)`, sorted by key.
+    pub async fn list_dated(&self, prefix: &str) -> Result<Vec<(String, u64, i64)>> {
         let mut stream = self.store.list(Some(&prefix.into()));
         let mut out = Vec::new();
         while let Some(meta) = stream.next().await {
             let meta = meta.map_err(|e| self.error(format_args!("listing {prefix}/"), e))?;
-            out.push((meta.location.to_string(), meta.size));
+            out.push((
+                meta.location.to_string(),
+                meta.size,
+                meta.last_modified.timestamp_millis(),
+            ));
         }
         out.sort();
         Ok(out)

@@ -27,6 +27,7 @@ pub mod manifest;
 pub mod part;
 pub mod progress;
 pub mod restore;
+pub mod retention;
 pub mod service;
 pub mod stream;
 pub mod take;

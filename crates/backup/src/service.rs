@@ -11,6 +11,7 @@ use engine::Engine;
 use crate::destination::Destination;
 use crate::drill;
 use crate::progress::{Progress, Quiet};
+use crate::retention::{self, Keep};
 use crate::take::{self, Outcome};
 
 /// What to take.
@@ -50,12 +51,18 @@ pub struct Service {
     engine: Engine,
     destinations: Vec<Destination>,
     work: PathBuf,
+    keep: Keep,
     running: tokio::sync::Mutex<()>,
     status: Mutex<BTreeMap<String, Status>>,
 }
 
 impl Service {
-    pub fn new(engine: Engine, destinations: Vec<Destination>, work: PathBuf) -> Arc<Service> {
+    pub fn new(
+        engine: Engine,
+        destinations: Vec<Destination>,
+        work: PathBuf,
+        keep: Keep,
+    ) -> Arc<Service> {
         let status = destinations
             .iter()
             .map(|d| {
@@ -74,6 +81,7 @@ impl Service {
             engine,
             destinations,
             work,
+            keep,
             running: tokio::sync::Mutex::new(()),
             status: Mutex::new(status),
         })
@@ -97,6 +105,9 @@ impl Service {
             Run::Drill => return self.drill_locked(progress).await,
         };
         take::record(&self.engine, &outcomes).await;
+        if run == Run::Full {
+            self.prune(&outcomes).await;
+        }
         let now = self.engine.now().millis();
         if let Ok(mut status) = self.status.lock() {
             for outcome in &outcomes {
@@ -116,6 +127,38 @@ impl Service {
             }
         }
         outcomes
+    }
+
+    /// After a full backup, retention at every destination that took it; each removal is a
+    /// `backup.pruned` event, a failure `backup.prune_failed`.
+    async fn prune(&self, outcomes: &[Outcome]) {
+        use audit::event::Outcome as Result_;
+        let Ok(key) = self.engine.backup_manifest_key() else {
+            return;
+        };
+        let now = self.engine.now().millis();
+        for dest in &self.destinations {
+            let took = outcomes
+                .iter()
+                .any(|o| o.destination == dest.name() && o.result.is_ok());
+            if !took {
+                continue;
+            }
+            let draft = match retention::prune(dest, &key, now, self.keep).await {
+                Ok(p) if p == retention::Pruned::default() => continue,
+                Ok(p) => engine::Draft::new("backup.pruned", Result_::Success)
+                    .on("destination", dest.name())
+                    .with("sets", p.sets as u64)
+                    .with("unfinished", p.unfinished as u64)
+                    .with("keyrings", p.keyrings as u64),
+                Err(e) => engine::Draft::new("backup.prune_failed", Result_::Failure)
+                    .on("destination", dest.name())
+                    .because(&e.to_string()),
+            };
+            if let Err(e) = self.engine.audit(engine::Scope::System, draft).await {
+                tracing::error!(error = %e, "a retention event could not be recorded");
+            }
+        }
     }
 
     /// A restore drill from every destination in turn, each recorded (`backup.drill` or

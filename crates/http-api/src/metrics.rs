@@ -319,7 +319,11 @@ impl Collector for Gauges {
 }
 
 /// A drill gauge: name, help, and the figure (ms) it reports.
-type DrillGauge = (&'static str, &'static str, fn(&backup::service::Status) -> Option<u64>);
+type DrillGauge = (
+    &'static str,
+    &'static str,
+    fn(&backup::service::Status) -> Option<u64>,
+);
 
 /// A disk gauge: name, help, and the figure it reports.
 type DiskGauge = (&'static str, &'static str, fn(&engine::DiskSpace) -> u64);

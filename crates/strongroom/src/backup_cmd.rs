@@ -177,14 +177,26 @@ pub fn now(storage: &StorageArgs, ship: bool) -> anyhow::Result<ExitCode> {
     let engine = opened.engine;
     let shown = Shown::new();
     let progress: Arc<dyn Progress> = shown.clone();
+    let keep = config.backup.as_ref().map_or(
+        backup::retention::Keep {
+            days: 35,
+            keyring_days: 7,
+        },
+        |b| backup::retention::Keep {
+            days: b.retention_days,
+            keyring_days: b.keyring_history_days,
+        },
+    );
+    let service =
+        backup::service::Service::new(engine.clone(), destinations, work_dir(&paths), keep);
+    let run = if ship {
+        backup::service::Run::Ship
+    } else {
+        backup::service::Run::Full
+    };
     let ok = runtime()?.block_on(async {
-        let outcomes = if ship {
-            backup::take::ship(&engine, &destinations, &work_dir(&paths), progress).await
-        } else {
-            backup::take::full(&engine, &destinations, &work_dir(&paths), progress).await
-        };
+        let outcomes = service.run_with(run, progress).await;
         shown.done();
-        backup::take::record(&engine, &outcomes).await;
         print_outcomes(&outcomes)
     });
     engine.shutdown();

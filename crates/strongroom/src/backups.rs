@@ -36,7 +36,11 @@ impl Backups {
         let work = settings::paths(config).data.join("backup-work");
         // Leftovers of a run that was cut short hold only sealed parts; start clean.
         let _ = std::fs::remove_dir_all(&work);
-        let service = Service::new(engine, destinations, work);
+        let keep = backup::retention::Keep {
+            days: settings.retention_days,
+            keyring_days: settings.keyring_history_days,
+        };
+        let service = Service::new(engine, destinations, work, keep);
         let ship = Duration::from_secs(u64::from(settings.ship_every_minutes) * 60);
         let full = Duration::from_secs(u64::from(settings.full_every_hours) * 3600);
         let drill = (settings.drill_every_days > 0)
