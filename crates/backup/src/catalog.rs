@@ -102,8 +102,8 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// Lists `dest` and reads every manifest, checking its MAC; a manifest that does not check
-    /// is refused, naming the set.
+    /// Lists `dest` and reads every manifest, checking its MAC; a manifest that does not check,
+    /// or a set holding a part its manifest does not list, is refused, naming the set.
     pub async fn read(dest: &Destination, manifest_key: &Key256) -> Result<Catalog> {
         let mut catalog = Catalog {
             destination: dest.name().to_owned(),
@@ -122,17 +122,17 @@ impl Catalog {
                 catalog.blobs.insert(name.to_owned());
             }
         }
-        let mut dirs: BTreeMap<String, (u64, bool)> = BTreeMap::new();
+        let mut dirs: BTreeMap<String, (u64, BTreeSet<String>)> = BTreeMap::new();
         for (key, size) in dest.list(SETS).await? {
             let Some((dir, file)) = key.rsplit_once('/') else {
                 continue;
             };
             let entry = dirs.entry(dir.to_owned()).or_default();
             entry.0 += size;
-            entry.1 |= file == MANIFEST;
+            entry.1.insert(file.to_owned());
         }
-        for (dir, (stored, complete)) in dirs {
-            if !complete {
+        for (dir, (stored, files)) in dirs {
+            if !files.contains(MANIFEST) {
                 catalog.unfinished.push(dir);
                 continue;
             }
@@ -146,6 +146,17 @@ impl Catalog {
                     destination: dest.name().to_owned(),
                     set: dir,
                     reason: "its manifest belongs to another set".into(),
+                });
+            }
+            // A missing part is refused when it is read; an extra one here, before anything.
+            if let Some(extra) = files
+                .iter()
+                .find(|f| *f != MANIFEST && manifest.part(f).is_err())
+            {
+                return Err(Error::Set {
+                    destination: dest.name().to_owned(),
+                    set: dir,
+                    reason: format!("part {extra} is not one its manifest lists"),
                 });
             }
             catalog.sets.push(SetRef {

@@ -149,15 +149,26 @@ pub async fn restore(
     root: &Path,
     at: Option<i64>,
 ) -> backup::Result<backup::restore::Restored> {
+    restore_with(dest, root, &live.paths.key_file, at).await
+}
+
+/// A restore of `dest` into `root` with the master key in `master_key_file`: data in
+/// `root/data`, mirror in `root/mirror`, the audit signing key at `root/audit-signing.key`.
+pub async fn restore_with(
+    dest: &Destination,
+    root: &Path,
+    master_key_file: &Path,
+    at: Option<i64>,
+) -> backup::Result<backup::restore::Restored> {
     let target = Paths {
         data: root.join("data"),
         mirror: root.join("mirror"),
-        key_file: live.paths.key_file.clone(),
+        key_file: master_key_file.to_owned(),
     };
     backup::restore::restore(
         backup::restore::Request {
             destination: dest.clone(),
-            master_key_file: live.paths.key_file.clone(),
+            master_key_file: master_key_file.to_owned(),
             paths: target,
             audit_key_file: root.join("audit-signing.key"),
             at,
@@ -166,6 +177,101 @@ pub async fn restore(
         Arc::new(backup::progress::Quiet),
     )
     .await
+}
+
+/// What a failed restore into `root` (as [`restore_with`] lays it out) left behind: files in
+/// the data or mirror directory, or the audit signing key. Empty when it kept nothing.
+pub fn kept_by_restore(root: &Path) -> Vec<PathBuf> {
+    let mut kept = Vec::new();
+    for dir in [root.join("data"), root.join("mirror")] {
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            kept.extend(entries.flatten().map(|e| e.path()));
+        }
+    }
+    let key = root.join("audit-signing.key");
+    if std::fs::symlink_metadata(&key).is_ok() {
+        kept.push(key);
+    }
+    kept
+}
+
+/// `backup verify` of `dest` with the master key in `master_key_file`.
+pub async fn verify(
+    dest: &Destination,
+    master_key_file: &Path,
+    work: &Path,
+) -> backup::Result<backup::verify::Verified> {
+    backup::verify::verify(
+        dest,
+        master_key_file,
+        work,
+        Arc::new(backup::progress::Quiet),
+    )
+    .await
+}
+
+/// A full backup of `live` to `dest`; its manifest.
+pub async fn full(live: &Live, dest: &Destination, work: &Path) -> backup::Manifest {
+    let out = backup::take::full(
+        &live.engine,
+        std::slice::from_ref(dest),
+        work,
+        Arc::new(backup::progress::Quiet),
+    )
+    .await;
+    match out.into_iter().next().map(|o| o.result) {
+        Some(Ok(Some(manifest))) => manifest,
+        other => panic!("full backup: {other:?}"),
+    }
+}
+
+/// Journal shipping from `live` to `dest`; the increment's manifest (there must be one).
+pub async fn ship(live: &Live, dest: &Destination, work: &Path) -> backup::Manifest {
+    let out = backup::take::ship(
+        &live.engine,
+        std::slice::from_ref(dest),
+        work,
+        Arc::new(backup::progress::Quiet),
+    )
+    .await;
+    match out.into_iter().next().map(|o| o.result) {
+        Some(Ok(Some(manifest))) => manifest,
+        other => panic!("shipping: {other:?}"),
+    }
+}
+
+/// Copies the directory tree `from` to `to` (created).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create copy");
+    for entry in std::fs::read_dir(from).expect("read dir").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy file");
+        }
+    }
+}
+
+/// Every file under `root`, as paths relative to it, sorted.
+pub fn files_under(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if let Ok(rel) = p.strip_prefix(root) {
+                out.push(rel.to_string_lossy().into_owned());
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 /// Every file under `root` whose bytes contain `needle`.
