@@ -25,7 +25,7 @@ const BLOBS: &str = "blobs";
 /// First bytes of an attachment object, before the backup key's version (u32 BE).
 const BLOB_MAGIC: &[u8; 4] = b"SRB1";
 /// Largest manifest read.
-pub(crate) const MAX_MANIFEST: u64 = 16 * 1024 * 1024;
+pub(crate) const MAX_MANIFEST: u64 = 256 * 1024 * 1024;
 
 /// The directory of a set.
 pub fn set_dir(manifest: &Manifest) -> String {
@@ -178,6 +178,28 @@ impl Catalog {
     /// The set that reaches furthest (a full one when a full and an increment reach as far).
     pub fn latest(&self) -> Option<&SetRef> {
         self.sets.last()
+    }
+
+    /// Refuses `sets` when one lists an attachment the destination does not hold.
+    pub fn check_attachments<'a>(&self, sets: impl IntoIterator<Item = &'a SetRef>) -> Result<()> {
+        for set in sets {
+            if let Some(name) = set
+                .manifest
+                .attachments
+                .iter()
+                .find(|name| !self.blobs.contains(*name))
+            {
+                return Err(Error::Set {
+                    destination: self.destination.clone(),
+                    set: set.dir.clone(),
+                    reason: format!(
+                        "attachment object {} that its manifest lists is missing",
+                        blob_key(name)
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The newest full backup, if any.

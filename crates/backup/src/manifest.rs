@@ -116,6 +116,9 @@ pub struct Manifest {
     /// The backup key's version in the keyring.
     pub backup_key_version: u32,
     pub parts: Vec<PartEntry>,
+    /// Every attachment file the system held when the set was made; each is stored at the
+    /// destination (`blobs/<name>`) before this manifest is, so a missing one is noticed.
+    pub attachments: Vec<String>,
 }
 
 impl Manifest {

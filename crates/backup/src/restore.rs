@@ -71,6 +71,9 @@ pub struct Restored {
     pub elapsed: Duration,
     /// The engine's report of opening the restored locations.
     pub report: Vec<String>,
+    /// What the operator should know: sets without a manifest that reach further than the
+    /// restore (an upload cut short, or a removed manifest).
+    pub warnings: Vec<String>,
 }
 
 /// Removes what the restore made unless it succeeded.
@@ -272,6 +275,7 @@ pub async fn restore(request: Request, progress: Arc<dyn Progress>) -> Result<Re
     keyring::check_stored(&stored, &master)?;
     let catalog = Catalog::read(dest, &keyring::backup_manifest_key(&master)).await?;
     let (base, from_snapshot, chain) = choose(&catalog, request.at)?;
+    catalog.check_attachments(&chain)?;
     let paths = request.paths.clone();
     let mut undo = Undo {
         made: Vec::new(),
@@ -542,6 +546,25 @@ pub async fn restore(request: Request, progress: Arc<dyn Progress>) -> Result<Re
         .map_err(|e| Error::Task(e.to_string()))??
     };
     let _ = (audit_head, cut.reached);
+    let warnings = catalog
+        .unfinished
+        .iter()
+        .filter_map(|dir| {
+            let seq = dir
+                .strip_prefix("sets/")?
+                .split('-')
+                .next()?
+                .parse::<u64>()
+                .ok()?;
+            (seq > cut.head.seq && !cut.reached).then(|| {
+                format!(
+                    "{dir} has no manifest but claims entries up to {seq}, past the {} restored: \
+                     an upload cut short, or a manifest removed; it was not read",
+                    cut.head.seq
+                )
+            })
+        })
+        .collect();
     undo.armed = false;
     Ok(Restored {
         journal: cut.head,
@@ -553,6 +576,7 @@ pub async fn restore(request: Request, progress: Arc<dyn Progress>) -> Result<Re
         blobs: restored_blobs,
         elapsed: started.elapsed(),
         report: opened.2,
+        warnings,
     })
 }
 

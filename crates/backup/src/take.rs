@@ -239,6 +239,7 @@ fn prepare(
         sealer.seal(AUDIT_KEY, &mut &seed[..])?;
     }
 
+    let attachments = blobstore::BlobStore::open(engine.paths().blob_dirs())?.list()?;
     let times = times.lock().map_err(|_| Error::Task("poisoned".into()))?;
     let (generation, _) = engine.stored_keyring()?;
     let manifest = Manifest {
@@ -272,6 +273,7 @@ fn prepare(
         )),
         backup_key_version: key_version,
         parts: std::mem::take(&mut sealer.parts),
+        attachments,
     };
     let bytes = manifest.to_bytes(&engine.backup_manifest_key()?)?;
     Ok(Some(Prepared {
@@ -314,8 +316,9 @@ fn read_checkpoints(path: &Path) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Uploads a prepared set: parts first, the manifest last.
-async fn upload(dest: &Destination, set: &Prepared, progress: &dyn Progress) -> Result<()> {
+/// Uploads a prepared set: parts first, the manifest last (after [`send_extras`], so that every
+/// attachment it lists is there).
+async fn upload_parts(dest: &Destination, set: &Prepared, progress: &dyn Progress) -> Result<()> {
     let prefix = set.key();
     let total = set.manifest.parts.len() as u64;
     for (i, part) in set.manifest.parts.iter().enumerate() {
@@ -329,8 +332,12 @@ async fn upload(dest: &Destination, set: &Prepared, progress: &dyn Progress) -> 
             total,
         });
     }
+    Ok(())
+}
+
+async fn upload_manifest(dest: &Destination, set: &Prepared) -> Result<()> {
     dest.put_bytes(
-        &format!("{prefix}/{}", catalog::MANIFEST),
+        &format!("{}/{}", set.key(), catalog::MANIFEST),
         set.bytes.clone(),
     )
     .await
@@ -394,8 +401,9 @@ pub async fn full(
             let mut blobs = 0;
             let result = async {
                 let catalog = Catalog::read(dest, &engine.backup_manifest_key()?).await?;
-                upload(dest, &prepared, progress.as_ref()).await?;
+                upload_parts(dest, &prepared, progress.as_ref()).await?;
                 blobs = send_extras(engine, dest, &catalog).await?;
+                upload_manifest(dest, &prepared).await?;
                 Ok(Some(prepared.manifest.clone()))
             }
             .await;
@@ -453,9 +461,12 @@ pub async fn ship(
                 }
             };
             if let Some(prepared) = &prepared {
-                upload(dest, prepared, progress.as_ref()).await?;
+                upload_parts(dest, prepared, progress.as_ref()).await?;
             }
             blobs = send_extras(engine, dest, &catalog).await?;
+            if let Some(prepared) = &prepared {
+                upload_manifest(dest, prepared).await?;
+            }
             Ok(prepared.map(|p| p.manifest.clone()))
         }
         .await;

@@ -73,6 +73,7 @@ async fn check_all(
     progress: Arc<dyn Progress>,
 ) -> Result<Verified> {
     let (keys, _) = keyring::Keyring::open(dirs.clone(), master)?;
+    catalog.check_attachments(&catalog.sets)?;
     let mut verified = Verified {
         sets: catalog.sets.len(),
         ..Verified::default()

@@ -181,6 +181,7 @@ fn manifest() -> Manifest {
         keyring_generation: 3,
         archive_key: "00".repeat(40),
         backup_key_version: 1,
+        attachments: vec!["at_1".into()],
         parts: vec![PartEntry {
             name: "state".into(),
             len: 4096,

@@ -60,7 +60,9 @@ async fn a_drill_matches_the_live_state_and_measures_the_recovery_point() {
 
     // A damaged backup fails the drill, naming the set.
     let mut damaged = 0;
-    for part in common::files_under(&dir.path().join("dest").join("sets")) {
+    let sets = dir.path().join("dest").join("sets");
+    for part in common::files_under(&sets) {
+        let part = sets.join(part);
         if part.ends_with("journal") {
             let mut bytes = std::fs::read(&part).expect("read");
             let at = bytes.len() / 2;

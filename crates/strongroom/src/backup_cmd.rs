@@ -451,6 +451,9 @@ pub fn restore(args: &RestoreArgs<'_>) -> anyhow::Result<ExitCode> {
     for line in &restored.report {
         eprintln!("open: {line}");
     }
+    for warning in &restored.warnings {
+        eprintln!("warning: {warning}");
+    }
     println!(
         "restored {} (mirror {}) from {} in {:.1} s",
         paths.data.display(),
