@@ -544,6 +544,7 @@ pub async fn record(engine: &Engine, outcomes: &[Outcome]) -> bool {
             .on("backup", &m.backup)
             .with("destination", outcome.destination.as_str())
             .with("journal_to", m.journal_to.seq)
+            .with("last_at", m.last_at)
             .with("audit_to", m.audit_to.seq)
             .with("bytes", m.parts.iter().map(|p| p.len).sum::<u64>())
             .with("attachments", outcome.blobs),
