@@ -102,6 +102,15 @@ impl Error {
     /// Places a set error at its destination and set.
     pub(crate) fn in_set(self, destination: &str, set: &str) -> Error {
         match self {
+            Error::Set {
+                destination: d,
+                set: _,
+                reason,
+            } if d.is_empty() => Error::Set {
+                destination: destination.to_owned(),
+                set: set.to_owned(),
+                reason,
+            },
             Error::Set { .. } | Error::Destination { .. } => self,
             other => Error::Set {
                 destination: destination.to_owned(),

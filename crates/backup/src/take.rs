@@ -206,6 +206,10 @@ fn prepare(
         Some(b) => b.journal,
         None => engine.journal().start(),
     };
+    // The audit head first: every event it covers records an entry at or before the journal
+    // head read next, so a set never holds the event of an entry it lacks (a restore of the
+    // latest state keeps the whole audit part, and the restored system continues both chains).
+    let audit_to = engine.audit_source().head;
     let journal_to = engine.journal().head();
     let times = Arc::new(std::sync::Mutex::new(Times {
         until: snapshot.as_ref().map_or(0, |(a, _)| a.seq),
@@ -223,7 +227,6 @@ fn prepare(
         Some(b) => b.audit,
         None => audit.start,
     };
-    let audit_to = engine.audit_source().head;
     let mut reader = EntryReader::new(entries(
         engine.audit_entries(audit_from.seq + 1)?,
         audit_to.seq,
@@ -401,6 +404,10 @@ pub async fn full(
             let mut blobs = 0;
             let result = async {
                 let catalog = Catalog::read(dest, &engine.backup_manifest_key()?).await?;
+                if let Some(latest) = catalog.latest() {
+                    base_of(engine, &latest.manifest)
+                        .map_err(|e| e.in_set(dest.name(), &latest.dir))?;
+                }
                 upload_parts(dest, &prepared, progress.as_ref()).await?;
                 blobs = send_extras(engine, dest, &catalog).await?;
                 upload_manifest(dest, &prepared).await?;
@@ -436,7 +443,8 @@ pub async fn ship(
         let result = async {
             let catalog = Catalog::read(dest, &engine.backup_manifest_key()?).await?;
             let base = match catalog.latest() {
-                Some(latest) => base_of(engine, &latest.manifest)?,
+                Some(latest) => base_of(engine, &latest.manifest)
+                    .map_err(|e| e.in_set(dest.name(), &latest.dir))?,
                 None => None,
             };
             let prepared = match sealed.iter().find(|(b, _)| *b == base) {
@@ -483,38 +491,52 @@ pub async fn ship(
     outcomes
 }
 
-/// Where an increment after `latest` starts, or `None` (a full backup is needed) when this
-/// journal does not continue it.
+/// Where an increment after `latest` starts; `None` when a full backup is needed (the audit
+/// log's retention removed entries the destination lacks). A destination whose newest set this
+/// journal does not continue (another installation, or sets of the timeline a restore to an
+/// earlier moment left behind) is refused: mixing two timelines in one destination would make
+/// its restores ambiguous.
 fn base_of(engine: &Engine, latest: &Manifest) -> Result<Option<Base>> {
     let journal_to = latest.journal_to.to_journal()?;
     let audit_to = latest.audit_to.to_journal()?;
-    let continues = |entries: Result<journal::Entries>, at: journal::Position| -> bool {
-        if at.seq == 0 {
-            return true;
-        }
+    let holds = |entries: Result<journal::Entries>, at: journal::Position| -> bool {
         entries
             .ok()
             .and_then(|mut e| e.next())
             .and_then(|e| e.ok())
             .is_some_and(|e| e.seq == at.seq && e.hash == at.hash)
     };
-    let journal_ok = journal_to.seq <= engine.journal().head().seq
-        && continues(
-            engine
-                .journal()
-                .read_from(journal_to.seq)
-                .map_err(Error::from),
-            journal_to,
-        );
+    let journal = engine.journal();
+    let journal_ok = journal_to == journal.start()
+        || (journal_to.seq <= journal.head().seq
+            && holds(
+                journal.read_from(journal_to.seq).map_err(Error::from),
+                journal_to,
+            ));
     let audit = engine.audit_source();
-    let audit_ok = audit_to.seq >= audit.start.seq
-        && audit_to.seq <= audit.head.seq
-        && (audit_to == audit.start
-            || continues(
+    if journal_ok && audit_to.seq < audit.start.seq {
+        return Ok(None);
+    }
+    let audit_ok = audit_to == audit.start
+        || (audit_to.seq <= audit.head.seq
+            && holds(
                 engine.audit_entries(audit_to.seq).map_err(Error::from),
                 audit_to,
             ));
-    Ok((journal_ok && audit_ok).then_some(Base {
+    if !(journal_ok && audit_ok) {
+        return Err(Error::Set {
+            destination: String::new(),
+            set: latest.backup.clone(),
+            reason: format!(
+                "this destination's newest set ends at journal entry {} (audit entry {}), which \
+                 this system's journal does not continue: it belongs to another installation or \
+                 to the timeline before a restore to an earlier moment. Back up to a new \
+                 directory or prefix, or move those sets away",
+                journal_to.seq, audit_to.seq
+            ),
+        });
+    }
+    Ok(Some(Base {
         journal: journal_to,
         audit: audit_to,
     }))
