@@ -232,6 +232,16 @@ fn apply_event(tx: &mut WriteTx<'_>, header: &Header, event: &Event) -> state_sq
         Event::AttachmentDeleted { attachment } => {
             tx.delete_doc(crate::model::AttachmentDoc::KIND, &attachment.to_string())?;
         }
+        Event::TenantDataRestored { tenant, data, .. } => {
+            // Only under the tenant's own key: no other scope may rewrite a tenant's data.
+            if header.scope == crate::Scope::Tenant(*tenant) {
+                tx.replace_tenant_data(
+                    *tenant,
+                    crate::model::TENANT_DATA_KINDS,
+                    &crate::restore::rows_of(*tenant, data),
+                )?;
+            }
+        }
     }
     Ok(())
 }

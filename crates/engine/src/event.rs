@@ -232,11 +232,84 @@ pub enum Event {
     AttachmentDeleted {
         attachment: types::AttachmentId,
     },
+    /// A tenant's data replaced by what it was at the moment `at` (Unix ms), the state after
+    /// journal entry `cut`: a point-in-time restore on the live system (P11). Its apply deletes
+    /// every data row of the tenant and writes `data`'s; identity (the tenant row, users, roles,
+    /// settings, sessions, tokens, invitations) is left as it is. Committed under the tenant's
+    /// own scope (apply ignores it under any other).
+    TenantDataRestored {
+        tenant: TenantId,
+        cut: u64,
+        at: i64,
+        data: TenantData,
+    },
     /// A failed login for an account that does not exist (or a tenant that does not). Carries
     /// nothing about the attempt; it exists so that a failure costs one durable write whether
     /// or not the account exists (a failure of a known account is a `UserChanged`), which keeps
     /// the response times alike (no enumeration by timing), and for the audit trail.
     LoginFailedUnknownAccount {},
+}
+
+/// A tenant's data as a restore carries it, rows as the state holds them (documents of the
+/// kinds in [`crate::model::TENANT_DATA_KINDS`], records with their blind-index hashes). The
+/// realm and tenant of every row are the event's tenant: they are not carried, so the event
+/// can not write into another tenant.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantData {
+    pub docs: Vec<DataDoc>,
+    pub records: Vec<DataRecord>,
+}
+
+/// One document row of [`TenantData`]; `body` is the stored document (sealed fields inside).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataDoc {
+    pub kind: String,
+    pub id: String,
+    pub lookup: Option<Blob>,
+    pub parent: Option<String>,
+    pub body: Blob,
+}
+
+/// One record row of [`TenantData`]; `body` is sealed (field AAD), `index` its blind-index
+/// hashes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataRecord {
+    pub id: String,
+    pub collection: String,
+    pub owner: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub version: i64,
+    pub body: Blob,
+    pub index: Vec<Blob>,
+}
+
+/// How many rows of each kind a [`TenantData`] holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DataCounts {
+    pub collections: u64,
+    pub attachments: u64,
+    pub idempotency: u64,
+    pub records: u64,
+    /// Blind-index rows of the records.
+    pub index_entries: u64,
+}
+
+impl TenantData {
+    pub fn counts(&self) -> DataCounts {
+        use crate::model::{AttachmentDoc, CollectionDoc, Document, IdempotencyDoc};
+        let of = |kind: &str| self.docs.iter().filter(|d| d.kind == kind).count() as u64;
+        DataCounts {
+            collections: of(CollectionDoc::KIND),
+            attachments: of(AttachmentDoc::KIND),
+            idempotency: of(IdempotencyDoc::KIND),
+            records: self.records.len() as u64,
+            index_entries: self.records.iter().map(|r| r.index.len() as u64).sum(),
+        }
+    }
 }
 
 /// The body as written (borrowing the events).

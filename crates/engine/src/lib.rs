@@ -17,6 +17,7 @@ pub mod model;
 mod open;
 mod paths;
 mod rebuild;
+mod restore;
 mod seal;
 pub mod trail;
 
@@ -40,6 +41,7 @@ pub fn lock_dirs(paths: &Paths) -> Result<lock::DirLocks> {
     lock::acquire(&paths.lock_files())
 }
 pub use rebuild::{RebuildReport, rebuild_state};
+pub use restore::TenantRestore;
 pub use state_sqlite::{
     AuditQuery, AuditScope, RecordQuery, RecordRow, Sort, StateStore, TenantRow, TenantStatus,
 };
@@ -95,6 +97,36 @@ pub enum Error {
     KeyringRefused(String),
     #[error("internal lock poisoned by a panic")]
     Poisoned,
+    #[error("tenant {0} does not exist")]
+    UnknownTenant(types::TenantId),
+    #[error("the moment {at} (Unix ms) is in the future (now: {now}); nothing to restore")]
+    RestoreInFuture { at: i64, now: i64 },
+    #[error(
+        "tenant {tenant} did not exist yet at {at} (Unix ms; the journal up to seq {cut}): \
+         nothing to restore"
+    )]
+    TenantAbsentAt {
+        tenant: types::TenantId,
+        at: i64,
+        cut: u64,
+    },
+    #[error(
+        "restoring tenant {tenant} needs a journal entry of at least {size} bytes, above the \
+         journal's limit of {limit} bytes; nothing was written (restore the whole system into \
+         new directories instead: `strongroom restore --at`)"
+    )]
+    RestoreTooLarge {
+        tenant: types::TenantId,
+        size: usize,
+        limit: usize,
+    },
+    #[error(
+        "the journal no longer holds its entries before seq {first}; restore that moment from \
+         a backup (`strongroom restore --at`)"
+    )]
+    JournalTrimmed { first: u64 },
+    #[error("the tenant restore stopped: {0}")]
+    RestoreStopped(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -145,6 +177,8 @@ struct Inner {
     /// Why a keyring copy could not be written, once one could not: writes are refused from
     /// then on (the two copies may differ), until a restart.
     keyring_failed: std::sync::OnceLock<String>,
+    /// Held by the tenant restore running (one at a time: they share a scratch file).
+    restoring: std::sync::Mutex<()>,
     _locks: lock::DirLocks,
 }
 

@@ -346,6 +346,14 @@ impl Document for AttachmentDoc {
     }
 }
 
+/// The document kinds that are a tenant's *data*, which a point-in-time restore of the tenant
+/// brings back (with its records): every other kind is identity, which it leaves as it is.
+pub const TENANT_DATA_KINDS: &[&str] = &[
+    CollectionDoc::KIND,
+    AttachmentDoc::KIND,
+    IdempotencyDoc::KIND,
+];
+
 /// Builds the state row of a document.
 pub fn to_doc<T: Document>(value: &T) -> Result<state_sqlite::Doc, serde_json::Error> {
     Ok(state_sqlite::Doc {

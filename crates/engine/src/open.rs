@@ -136,6 +136,7 @@ impl Engine {
                 epoch,
                 audit,
                 keyring_failed: std::sync::OnceLock::new(),
+                restoring: std::sync::Mutex::new(()),
                 _locks: locks,
             }),
         };

@@ -11,6 +11,7 @@ mod docs;
 mod records;
 mod rows;
 mod schema;
+mod tenant;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -22,6 +23,7 @@ pub use audit_index::{AuditIndex, AuditQuery, AuditRow, AuditScope};
 pub use docs::{Doc, DocCount};
 pub use records::{RecordQuery, RecordRow, Sort};
 pub use rows::{Applied, TenantRow, TenantStatus};
+pub use tenant::{DataRecord, TenantData};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -239,6 +241,32 @@ impl StateStore {
         self.with_reader(|c| digest::compute(c, &self.path))
     }
 
+    /// `tenant`'s data: its documents of `kinds` (the caller's data kinds), its records and
+    /// their index rows, ordered deterministically (see [`TenantData`]).
+    pub fn tenant_data(&self, tenant: TenantId, kinds: &[&'static str]) -> Result<TenantData> {
+        self.with_reader(|c| {
+            // One read transaction: the rows of one moment while writes go on.
+            let tx = c.unchecked_transaction().map_err(self.err())?;
+            tenant::read(&tx, &self.path, tenant, kinds)
+        })
+    }
+
+    /// The bytes [`StateStore::tenant_data`] would read (bodies, lookups, hashes), without
+    /// reading them.
+    pub fn tenant_data_bytes(&self, tenant: TenantId, kinds: &[&'static str]) -> Result<u64> {
+        self.with_reader(|c| tenant::size(c, &self.path, tenant, kinds))
+    }
+
+    /// SHA-256 over a canonical dump of every row `tenant` owns: its tenant row, the documents
+    /// of its realm and those whose parent is the tenant or one of them (sessions, tokens,
+    /// invitations), its records and their index rows. Equal digests: equal rows.
+    pub fn tenant_digest(&self, tenant: TenantId) -> Result<[u8; 32]> {
+        self.with_reader(|c| {
+            let tx = c.unchecked_transaction().map_err(self.err())?;
+            tenant::digest(&tx, &self.path, tenant)
+        })
+    }
+
     /// Number of rows in each table, for reports.
     pub fn counts(&self) -> Result<Vec<(&'static str, i64)>> {
         self.with_reader(|c| {
@@ -350,6 +378,19 @@ impl WriteTx<'_> {
 
     pub fn find_tenant(&self, id: TenantId) -> Result<Option<TenantRow>> {
         rows::find_tenant(&self.tx, self.path, id)
+    }
+
+    /// Replaces `tenant`'s data (documents of `kinds` in its realm, its records and their index
+    /// rows) with `data`; touches no other row. Rows are written into the tenant whatever
+    /// `data` says; documents of other kinds and rows whose key another tenant holds are
+    /// skipped.
+    pub fn replace_tenant_data(
+        &mut self,
+        tenant: TenantId,
+        kinds: &[&'static str],
+        data: &TenantData,
+    ) -> Result<()> {
+        tenant::replace(&self.tx, self.path, tenant, kinds, data)
     }
 }
 

@@ -1,7 +1,9 @@
 //! The derived state store: writes are transactional, the digest sees every change and only
 //! changes, pagination is by id, and a reset rewinds everything.
 
-use state_sqlite::{Applied, Doc, DocCount, StateStore, TenantRow, TenantStatus};
+use state_sqlite::{
+    Applied, Doc, DocCount, RecordRow, StateStore, TenantData, TenantRow, TenantStatus,
+};
 use types::{TenantId, Timestamp};
 
 fn tenant(i: i64) -> TenantRow {
@@ -232,4 +234,114 @@ fn a_snapshot_is_the_whole_state_at_one_position_while_writes_go_on() {
         copy.digest().expect("digest"),
         store.digest().expect("digest")
     );
+}
+
+const DATA: &[&str] = &["collection", "record_note"];
+
+/// A tenant with a data document, an identity document of its realm, a session in a shared
+/// realm whose parent is its user, and records with index rows.
+fn write_owned_rows(store: &StateStore, row: &TenantRow, tag: u8) {
+    let realm = row.id.to_string();
+    let doc = |kind: &'static str, id: String, realm: &str, parent: Option<String>| Doc {
+        kind,
+        id,
+        realm: realm.to_owned(),
+        lookup: Some(vec![tag; 32]),
+        parent,
+        body: vec![tag; 8],
+    };
+    let user = format!("us_{realm}");
+    store
+        .write(|tx| {
+            tx.create_tenant(row)?;
+            tx.put_doc(&doc("collection", format!("co_{realm}"), &realm, None))?;
+            tx.put_doc(&doc("user", user.clone(), &realm, None))?;
+            tx.put_doc(&doc(
+                "session",
+                format!("se_{realm}"),
+                "sessions",
+                Some(user.clone()),
+            ))?;
+            for i in 0..3u8 {
+                let rec = RecordRow {
+                    id: format!("rc_{realm}_{i}"),
+                    tenant: realm.clone(),
+                    collection: format!("co_{realm}"),
+                    owner: user.clone(),
+                    created_at: i64::from(i),
+                    updated_at: i64::from(i),
+                    version: 1,
+                    body: vec![tag, i],
+                };
+                tx.put_record(&rec, &[vec![10 + i; 32], vec![tag; 32]])?;
+            }
+            Ok(())
+        })
+        .expect("write");
+}
+
+#[test]
+fn replacing_a_tenants_data_touches_only_its_data_rows() {
+    let (_dir, store) = open();
+    let (a, b) = (tenant(1), tenant(2));
+    write_owned_rows(&store, &a, 1);
+    write_owned_rows(&store, &b, 2);
+    let a_data = store.tenant_data(a.id, DATA).expect("data");
+    assert_eq!(
+        (a_data.docs.len(), a_data.records.len(), a_data.index_rows()),
+        (1, 3, 6),
+        "{a_data:?}"
+    );
+    let (a_digest, b_digest) = (
+        store.tenant_digest(a.id).expect("digest"),
+        store.tenant_digest(b.id).expect("digest"),
+    );
+    assert_ne!(a_digest, b_digest);
+
+    // A session of A's user is A's: its digest sees it.
+    let session = store
+        .get_doc("session", &format!("se_{}", a.id))
+        .expect("get");
+    let mut changed = session.clone().expect("session");
+    changed.body = b"revoked".to_vec();
+    store.write(|tx| tx.put_doc(&changed)).expect("write");
+    assert_ne!(store.tenant_digest(a.id).expect("digest"), a_digest);
+    store
+        .write(|tx| tx.put_doc(&session.clone().expect("session")))
+        .expect("write");
+    assert_eq!(store.tenant_digest(a.id).expect("digest"), a_digest);
+
+    // Empty data: A's data rows go, its identity and every row of B stay.
+    let user = store.get_doc("user", &format!("us_{}", a.id)).expect("get");
+    store
+        .write(|tx| tx.replace_tenant_data(a.id, DATA, &TenantData::default()))
+        .expect("replace");
+    assert_eq!(
+        store.tenant_data(a.id, DATA).expect("data"),
+        TenantData::default()
+    );
+    assert_eq!(
+        store.get_doc("user", &format!("us_{}", a.id)).expect("get"),
+        user
+    );
+    assert_eq!(store.tenant_digest(b.id).expect("digest"), b_digest);
+
+    // Back: the same digest as before. Rows naming B, or a kind that is not data, are written
+    // into A or skipped; a record id B holds is skipped.
+    let mut hostile = a_data.clone();
+    hostile.docs[0].realm = b.id.to_string();
+    hostile.records[0].row.tenant = b.id.to_string();
+    let mut foreign = store.tenant_data(b.id, DATA).expect("data").records[0].clone();
+    foreign.row.body = b"taken".to_vec();
+    hostile.records.push(foreign);
+    let mut identity = hostile.docs[0].clone();
+    identity.kind = "user";
+    identity.id = "us_intruder".to_owned();
+    hostile.docs.push(identity);
+    store
+        .write(|tx| tx.replace_tenant_data(a.id, DATA, &hostile))
+        .expect("replace");
+    assert_eq!(store.tenant_digest(a.id).expect("digest"), a_digest);
+    assert_eq!(store.tenant_digest(b.id).expect("digest"), b_digest);
+    assert_eq!(store.get_doc("user", "us_intruder").expect("get"), None);
 }

@@ -9,7 +9,7 @@ use tenancy::{Tenancy, Tenant};
 use types::TenantId;
 
 use crate::cli::{RotateArgs, StorageArgs};
-use crate::settings;
+use crate::{backup_cmd, settings};
 
 fn open(storage: &StorageArgs) -> anyhow::Result<Engine> {
     let (config, paths) = settings::for_admin(storage)?;
@@ -208,6 +208,35 @@ pub fn tenants(storage: &StorageArgs, action: TenantAction) -> anyhow::Result<Ex
         }
     }
     engine.shutdown();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `strongroom tenants restore ID --at TIME`.
+pub fn restore_tenant(storage: &StorageArgs, id: &str, at: &str) -> anyhow::Result<ExitCode> {
+    let tenant: TenantId = id.parse()?;
+    let at = backup_cmd::parse_at(at)?;
+    let engine = open(storage)?;
+    let restored = engine.restore_tenant_data_blocking(tenant, at);
+    engine.shutdown();
+    let restored = restored.with_context(|| format!("restoring tenant {tenant}"))?;
+    let c = restored.counts;
+    println!(
+        "tenant {tenant} restored to {} (journal up to seq {}): {} collection(s), {} record(s) \
+         with {} index entries, {} attachment(s), {} idempotency key(s)",
+        backup_cmd::show_time(restored.at),
+        restored.cut,
+        c.collections,
+        c.records,
+        c.index_entries,
+        c.attachments,
+        c.idempotency,
+    );
+    println!(
+        "written as journal entry {} at {}; to undo it, restore to {}",
+        restored.entry.position.seq,
+        backup_cmd::show_time(restored.entry.at.millis()),
+        restored.entry.at.millis() - 1,
+    );
     Ok(ExitCode::SUCCESS)
 }
 

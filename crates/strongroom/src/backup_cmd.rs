@@ -391,7 +391,7 @@ pub struct RestoreArgs<'a> {
 }
 
 /// A time for people: RFC 3339, UTC, milliseconds.
-fn show_time(ms: i64) -> String {
+pub(crate) fn show_time(ms: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .ok()
         .and_then(|t| {
@@ -402,7 +402,7 @@ fn show_time(ms: i64) -> String {
 }
 
 /// Parses `--at`: RFC 3339, or Unix milliseconds.
-fn parse_at(text: &str) -> anyhow::Result<i64> {
+pub(crate) fn parse_at(text: &str) -> anyhow::Result<i64> {
     if let Ok(ms) = text.parse::<i64>() {
         return Ok(ms);
     }

@@ -251,6 +251,19 @@ enum TenantsCommand {
         #[command(flatten)]
         storage: StorageArgs,
     },
+    /// Restore a tenant's data (collections, records, attachments' metadata, idempotency keys)
+    /// to what it was at a moment (P11), as one new journal entry: other tenants and the
+    /// tenant's accounts, roles, settings, sessions and tokens are left as they are, and the
+    /// restore is undone by restoring to a moment just before it.
+    Restore {
+        /// Tenant id (tn_…).
+        id: String,
+        /// The moment: RFC 3339 (2026-11-25T09:30:00Z) or Unix milliseconds.
+        #[arg(long, value_name = "TIME")]
+        at: String,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -323,5 +336,6 @@ fn run_tenants(cmd: TenantsCommand) -> anyhow::Result<ExitCode> {
         TenantsCommand::Show { id, storage } => admin::tenants(&storage, A::Show(id)),
         TenantsCommand::Suspend { id, storage } => admin::tenants(&storage, A::Suspend(id)),
         TenantsCommand::Resume { id, storage } => admin::tenants(&storage, A::Resume(id)),
+        TenantsCommand::Restore { id, at, storage } => admin::restore_tenant(&storage, &id, &at),
     }
 }

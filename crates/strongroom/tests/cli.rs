@@ -41,6 +41,7 @@ fn every_command_has_help() {
         &["tenants", "show"],
         &["tenants", "suspend"],
         &["tenants", "resume"],
+        &["tenants", "restore"],
         &["state", "digest"],
         &["admin", "create"],
         &["access-review"],
@@ -150,6 +151,19 @@ fn offline_tenant_commands_and_key_rotation() {
     let tenant: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
     let id = tenant["id"].as_str().expect("id").to_owned();
     assert_eq!(tenant["name"], "Offline Co");
+
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_millis()
+        .to_string();
+    let (code, out, err) = layout.run(&["tenants", "restore", &id, "--at", &now]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("0 record(s)"), "{out}");
+    assert!(out.contains("written as journal entry"), "{out}");
+    let (code, _, err) = layout.run(&["tenants", "restore", &id, "--at", "2000-01-01T00:00:00Z"]);
+    assert_ne!(code, 0, "a moment before the tenant must be refused");
+    assert!(err.contains("did not exist yet"), "{err}");
 
     let (code, out, err) = layout.run(&["keys", "rotate", "--tenant", &id]);
     assert_eq!(code, 0, "{err}");

@@ -137,6 +137,23 @@ pub(crate) fn describe(scope: Scope, event: &Event) -> Vec<Draft> {
         Event::CollectionDeleted { collection } => {
             one(Draft::new("collection.deleted", Success).on("collection", collection))
         }
+        Event::TenantDataRestored {
+            tenant,
+            cut,
+            at,
+            data,
+        } => {
+            let counts = data.counts();
+            one(Draft::new("tenant.restored", Success)
+                .on("tenant", tenant)
+                .with("cut", *cut)
+                .with("moment", *at)
+                .with("collections", counts.collections)
+                .with("records", counts.records)
+                .with("attachments", counts.attachments)
+                .with("idempotency", counts.idempotency)
+                .with("index_entries", counts.index_entries))
+        }
         Event::LoginFailedUnknownAccount {} => one(Draft::new("login.failed", Failure)
             .because("invalid_credentials")
             .by(Actor {
