@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::Path;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use backup::service::{Run, Service};
 
 use crate::auth::SystemAdmin;
@@ -21,7 +22,37 @@ use access::{Action, Resource};
 const WAIT: Duration = Duration::from_secs(20);
 
 pub(crate) fn router() -> Router<Arc<AppState>> {
-    Router::new().route("/backups", get(status).post(run))
+    Router::new()
+        .route("/backups", get(status).post(run))
+        .route("/tenants/{id}/restore", post(restore_tenant))
+}
+
+/// Runs `work` as the server's, not the request's (it ends even if the client leaves), in the
+/// request's audit context (its events name the caller); `None` when it outlasts [`WAIT`].
+async fn in_background<T: Send + 'static>(
+    work: impl std::future::Future<Output = T> + Send + 'static,
+) -> Result<Option<T>, ApiError> {
+    let context = audit::context::current();
+    let task = tokio::spawn(async move {
+        match context {
+            Some(context) => audit::context::scope(context, work).await,
+            None => work.await,
+        }
+    });
+    match tokio::time::timeout(WAIT, task).await {
+        Ok(Ok(done)) => Ok(Some(done)),
+        Ok(Err(_)) => Err(ApiError::internal()),
+        Err(_) => Ok(None),
+    }
+}
+
+/// 202: the work goes on in the background.
+fn still_running() -> Response {
+    (
+        StatusCode::ACCEPTED,
+        axum::Json(serde_json::json!({ "running": true })),
+    )
+        .into_response()
 }
 
 fn service(state: &AppState) -> Result<Arc<Service>, ApiError> {
@@ -152,18 +183,8 @@ async fn run(
 ) -> Result<Response, ApiError> {
     auth.require(Action::ManageBackups, &Resource::System)?;
     let service = service(&state)?;
-    // The run belongs to the server, not to the request: it ends even if the client leaves.
-    let task = tokio::spawn(async move { service.run(body.run).await });
-    let outcomes = match tokio::time::timeout(WAIT, task).await {
-        Ok(Ok(outcomes)) => outcomes,
-        Ok(Err(_)) => return Err(ApiError::internal()),
-        Err(_) => {
-            return Ok((
-                StatusCode::ACCEPTED,
-                axum::Json(serde_json::json!({ "running": true })),
-            )
-                .into_response());
-        }
+    let Some(outcomes) = in_background(async move { service.run(body.run).await }).await? else {
+        return Ok(still_running());
     };
     let outcomes = outcomes
         .into_iter()
@@ -201,4 +222,90 @@ async fn run(
         })
         .collect();
     Ok(axum::Json(BackupRun { outcomes }).into_response())
+}
+
+/// The moment to restore a tenant's data to.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RestoreBody {
+    /// Unix milliseconds: the tenant's data becomes what it was after the longest prefix of the
+    /// journal that ends before the first entry sealed after this moment.
+    #[schema(minimum = 0)]
+    at: i64,
+}
+
+/// What a tenant restore did.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct TenantRestored {
+    tenant: String,
+    /// The moment restored to (Unix ms) and the last journal entry of its prefix.
+    at: i64,
+    cut: u64,
+    /// The restore's own journal entry and its time; restoring to `undo_at` undoes it.
+    entry: u64,
+    undo_at: i64,
+    collections: u64,
+    records: u64,
+    attachments: u64,
+    idempotency: u64,
+}
+
+/// Restores one tenant's data (collections, records, attachments' metadata, idempotency keys)
+/// to a moment, on the live system.
+///
+/// Written as one new audited journal entry (`tenant.restored`); other tenants are not touched,
+/// and the tenant's accounts, roles, sessions and tokens keep their present state (a revoked
+/// credential never comes back). Undone by restoring to `undo_at`. Answers within 20 s or with
+/// 202 while the restore goes on (its outcome is then in the audit trail).
+///
+/// **Permissions:** system administrator (`ManageBackups`).
+#[utoipa::path(post, path = "/api/v1/admin/tenants/{id}/restore", tag = "backups",
+    params(("id" = types::TenantId, Path, description = "The tenant.")),
+    request_body = RestoreBody,
+    responses(
+        (status = 200, description = "The tenant's data as it was at the moment.", body = TenantRestored),
+        (status = 202, description = "The restore goes on in the background."),
+        (status = 404, description = "No such tenant."),
+        (status = 422, description = "A moment in the future or before the tenant existed, or data too large for one entry."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
+async fn restore_tenant(
+    SystemAdmin(auth): SystemAdmin,
+    State(state): State<Arc<AppState>>,
+    Path(id): Path<String>,
+    Json(body): Json<RestoreBody>,
+) -> Result<Response, ApiError> {
+    let tenant: types::TenantId = id.parse().map_err(|_| ApiError::not_found())?;
+    auth.require(Action::ManageBackups, &Resource::Tenant(tenant))?;
+    let engine = state.engine.clone();
+    let work = async move { engine.restore_tenant_data(tenant, body.at).await };
+    let Some(done) = in_background(work).await? else {
+        return Ok(still_running());
+    };
+    let restored = done.map_err(|e| {
+        use engine::Error as E;
+        match e {
+            E::UnknownTenant(_) => ApiError::not_found(),
+            E::RestoreInFuture { .. } | E::TenantAbsentAt { .. } | E::RestoreTooLarge { .. } => {
+                ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_moment",
+                    e.to_string(),
+                )
+            }
+            other => other.into(),
+        }
+    })?;
+    Ok(axum::Json(TenantRestored {
+        tenant: restored.tenant.to_string(),
+        at: restored.at,
+        cut: restored.cut,
+        entry: restored.entry.position.seq,
+        undo_at: restored.entry.at.millis() - 1,
+        collections: restored.counts.collections,
+        records: restored.counts.records,
+        attachments: restored.counts.attachments,
+        idempotency: restored.counts.idempotency,
+    })
+    .into_response())
 }

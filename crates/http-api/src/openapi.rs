@@ -51,6 +51,7 @@ const PROBLEM_JSON: &str = "application/problem+json";
         metrics::get_metrics,
         backup_routes::status,
         backup_routes::run,
+        backup_routes::restore_tenant,
         tenants::create_tenant,
         tenants::list_tenants,
         tenants::show_tenant,

@@ -241,7 +241,7 @@ macro_rules! schema_fields {
 
 /// Every route of the router.
 #[rustfmt::skip]
-pub const ROUTES: [Row; 69] = {
+pub const ROUTES: [Row; 70] = {
     use {Body::*, Norm::*, Read::*, Rule::*, Who::*};
     [
     row("GET", "/healthz", Anon),
@@ -298,6 +298,7 @@ pub const ROUTES: [Row; 69] = {
     Row { query: &[("after", Refused(&[400])), ("limit", Refused(&[400]))], ..row("GET", "/api/v1/admin/audit/stream", Root) },
     row("GET", "/api/v1/admin/backups", Root),
     Row { body: Json(&[r#"{"run":"ship"}"#], &[("/run", Refused(&[422]))]), ..row("POST", "/api/v1/admin/backups", Root) },
+    Row { body: Json(&[r#"{"at":0}"#], &[("/at", Refused(&[400, 422]))]), ..row("POST", "/api/v1/admin/tenants/{id}/restore", Root) },
     row("GET", "/t/collections", Owner),
     Row { body: Json(&[COLLECTION], &[
         ("/name", Echo(Exact, Get("/t/collections/{answer:/name}", "{ptr}"), 64)),

@@ -238,7 +238,7 @@ type Row = (
 );
 
 #[rustfmt::skip]
-const ROUTES: [Row; 87] = {
+const ROUTES: [Row; 88] = {
     use {Adm::*, Cn::*, Need::*, Set::*, Whose::*};
     [
     ("healthz", "GET", "/healthz", Anyone, No, ""),
@@ -295,6 +295,7 @@ const ROUTES: [Row; 87] = {
     ("audit export", "GET", "/api/v1/admin/audit/stream", System, No, ""),
     ("backup status", "GET", "/api/v1/admin/backups", System, No, ""),
     ("backup run", "POST", "/api/v1/admin/backups", System, No, r#"{"run":"ship"}"#),
+    ("tenant restore", "POST", "/api/v1/admin/tenants/{id}/restore", System, No, r#"{"at":0}"#),
     ("disable owner", "POST", "/t/users/{user}/disable", Tenant(ManageOwners), NewOwner, ""),
     ("delete owner", "DELETE", "/t/users/{user}", Tenant(ManageOwners), NewOwner, ""),
     ("demote owner", "PUT", "/t/users/{user}/role", Tenant(ManageOwners), NewOwner, r#"{"role":"viewer"}"#),
