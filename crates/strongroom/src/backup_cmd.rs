@@ -260,6 +260,9 @@ fn master_key(config: &Config, given: Option<&Path>) -> PathBuf {
 /// A destination by name from the configuration, or a local directory given as a path.
 fn destination_named(config: &Config, from: &str) -> anyhow::Result<Destination> {
     if from.contains('/') {
+        if !Path::new(from).is_dir() {
+            bail!("--from {from}: no such directory");
+        }
         return Ok(Destination::open(Spec {
             name: from.to_owned(),
             region: String::new(),
