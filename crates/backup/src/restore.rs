@@ -142,23 +142,39 @@ fn choose(catalog: &Catalog, at: Option<i64>) -> Result<(SetRef, bool, Vec<SetRe
             }
         },
     };
-    let mut chain = vec![base.clone()];
-    let mut reach = base.manifest.journal_to.seq;
+    Ok((base.clone(), from_snapshot, continue_chain(catalog, base)))
+}
+
+/// `base`, then the sets that continue it: each starts at or before where the chain reaches in
+/// both the journal and the audit log, and takes one of them further. (An increment shipped
+/// when only the audit log had moved continues the chain too: its audit entries are restored,
+/// and the next increment's audit part starts where it ends.)
+fn continue_chain(catalog: &Catalog, base: SetRef) -> Vec<SetRef> {
+    let reach_of = |s: &SetRef| (s.manifest.journal_to.seq, s.manifest.audit_to.seq);
+    let mut reach = reach_of(&base);
+    let mut chain = vec![base];
     loop {
         let next = catalog
             .sets
             .iter()
-            .filter(|s| s.manifest.journal_from.seq <= reach && s.manifest.journal_to.seq > reach)
-            .max_by_key(|s| (s.manifest.journal_to.seq, s.manifest.created_at));
+            .filter(|s| {
+                let m = &s.manifest;
+                let (journal, audit) = reach;
+                m.journal_from.seq <= journal
+                    && m.audit_from.seq <= audit
+                    && m.journal_to.seq >= journal
+                    && m.audit_to.seq >= audit
+                    && (m.journal_to.seq > journal || m.audit_to.seq > audit)
+            })
+            .max_by_key(|s| (reach_of(s), s.manifest.created_at));
         match next {
             Some(set) => {
-                reach = set.manifest.journal_to.seq;
+                reach = reach_of(set);
                 chain.push(set.clone());
             }
-            None => break,
+            None => return chain,
         }
     }
-    Ok((base, from_snapshot, chain))
 }
 
 /// Downloads a part of `set` into `dir`, checking its digest against the manifest.

@@ -12,7 +12,7 @@ use tenancy::Tenancy;
 
 use crate::backups::Backups;
 use crate::cli::ServeArgs;
-use crate::watch::{self, Watch};
+use crate::watch::Watch;
 use crate::{settings, tls_files};
 
 fn init_logging(config: &config::Config) {
@@ -111,7 +111,7 @@ async fn serve(
         stopped.clone(),
     )
     .await?;
-    if let Some(broken) = watch::verify_at_start(&state.engine, &watch).await {
+    if let Some(broken) = &watch.broken_at_start {
         eprintln!("warning: the audit log failed its verification at start: {broken}");
     }
     // Install the handlers before announcing the address: a SIGTERM that arrives right after

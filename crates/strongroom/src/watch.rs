@@ -36,6 +36,8 @@ pub struct Watch {
     recorder: Option<JoinHandle<()>>,
     alerts: Option<Arc<alerts::Alerts>>,
     sinks: Option<Arc<siem::Sinks>>,
+    /// What the check of the audit log at start found broken, if anything.
+    pub broken_at_start: Option<String>,
 }
 
 /// Turns the `[alerts]` section into the alerts' settings.
@@ -180,6 +182,9 @@ impl Watch {
                 }
             })
         };
+        // The check at start comes before the checkpoints and retention below write to the log:
+        // a checkpoint signed while the check reads would look like a cut checkpoint file.
+        let broken_at_start = verify_at_start(&engine, &alerts).await;
         // Checkpoints.
         tasks.push(tokio::spawn(every(
             Duration::from_secs(config.audit.checkpoint_secs),
@@ -229,6 +234,7 @@ impl Watch {
             recorder: Some(recorder),
             alerts: Some(alerts),
             sinks,
+            broken_at_start,
         })
     }
 
@@ -348,10 +354,10 @@ async fn watch_health(
     }
 }
 
-/// Checks the audit log of the first location with the public key before serving (nothing
-/// writes to it yet); a break is returned and recorded as `audit.verify_failed`, which the
-/// alerts see; serving goes on.
-pub async fn verify_at_start(engine: &Engine, alerts: &Watch) -> Option<String> {
+/// Checks the audit log of the first location with the public key before serving and before the
+/// checkpoints and retention start; a break is returned and recorded as `audit.verify_failed`,
+/// which the alerts see; serving goes on.
+async fn verify_at_start(engine: &Engine, alerts: &alerts::Alerts) -> Option<String> {
     let dir = engine.paths().audit_dirs()[0].clone();
     let public = engine.audit_public_key();
     let checked = {
@@ -369,6 +375,6 @@ pub async fn verify_at_start(engine: &Engine, alerts: &Watch) -> Option<String> 
     let draft = Draft::new("audit.verify_failed", Outcome::Failure)
         .on("audit_log", dir.display())
         .because(&broken);
-    operational(engine, alerts.alerts.as_deref(), draft).await;
+    operational(engine, Some(alerts), draft).await;
     Some(broken)
 }
