@@ -266,7 +266,7 @@ pub(crate) struct TenantRestored {
         (status = 200, description = "The tenant's data as it was at the moment.", body = TenantRestored),
         (status = 202, description = "The restore goes on in the background."),
         (status = 404, description = "No such tenant."),
-        (status = 422, description = "A moment in the future or before the tenant existed, or data too large for one entry."),
+        (status = 409, description = "The moment is in the future or before the tenant existed, or the data at that moment is too large for one entry."),
     ),
     security(("bearer" = []), ("session" = [])))]
 async fn restore_tenant(
@@ -287,11 +287,7 @@ async fn restore_tenant(
         match e {
             E::UnknownTenant(_) => ApiError::not_found(),
             E::RestoreInFuture { .. } | E::TenantAbsentAt { .. } | E::RestoreTooLarge { .. } => {
-                ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_moment",
-                    e.to_string(),
-                )
+                ApiError::new(StatusCode::CONFLICT, "invalid_moment", e.to_string())
             }
             other => other.into(),
         }

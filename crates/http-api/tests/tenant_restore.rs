@@ -130,7 +130,8 @@ async fn a_tenant_goes_back_to_a_moment_and_the_restore_can_be_undone() {
     // Refusals: the future, an unknown tenant.
     let future = moment + 10 * 86_400_000;
     let r = app.post(&path, &app.root(), json!({ "at": future })).await;
-    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{:?}", r.body);
+    assert_eq!(r.status, StatusCode::CONFLICT, "{:?}", r.body);
+    assert_eq!(r.body["code"], "invalid_moment");
     let r = app
         .post(
             "/api/v1/admin/tenants/tn_00000000000000000000000000000000/restore",
