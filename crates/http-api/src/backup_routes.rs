@@ -230,7 +230,8 @@ async fn run(
 pub(crate) struct RestoreBody {
     /// Unix milliseconds: the tenant's data becomes what it was after the longest prefix of the
     /// journal that ends before the first entry sealed after this moment.
-    #[schema(minimum = 0)]
+    #[schema(minimum = 0, maximum = 253_402_300_799_999_i64)]
+    #[serde(deserialize_with = "types::lenient::unix_ms")]
     at: i64,
 }
 

@@ -57,6 +57,22 @@ pub fn opt_u32<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error>
     }
 }
 
+/// The latest Unix millisecond [`unix_ms`] accepts: 9999-12-31T23:59:59.999Z.
+pub const MAX_UNIX_MS: i64 = 253_402_300_799_999;
+
+/// A moment in Unix milliseconds, from 0 to [`MAX_UNIX_MS`], given as any whole JSON number.
+pub fn unix_ms<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let n = number::Number::deserialize(d)?;
+    whole(n)
+        .and_then(|v| i64::try_from(v).ok())
+        .filter(|v| *v <= MAX_UNIX_MS)
+        .ok_or_else(|| {
+            D::Error::custom(format!(
+                "expected a whole number of Unix milliseconds from 0 to {MAX_UNIX_MS}"
+            ))
+        })
+}
+
 #[cfg(test)]
 mod tests {
     #[derive(serde::Deserialize, Debug)]
@@ -85,6 +101,31 @@ mod tests {
         ] {
             let err = parse(bad).expect_err(bad);
             assert!(err.contains("whole number"), "{bad}: {err}");
+        }
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    struct M {
+        #[serde(deserialize_with = "super::unix_ms")]
+        at: i64,
+    }
+
+    #[test]
+    fn moments_are_whole_milliseconds_up_to_the_year_9999() {
+        let parse = |json: &str| serde_json::from_str::<M>(json).map_err(|e| e.to_string());
+        assert_eq!(
+            parse(r#"{"at":132932673554.0}"#).expect("ok").at,
+            132_932_673_554
+        );
+        assert_eq!(
+            parse(r#"{"at":253402300799999}"#).expect("ok").at,
+            super::MAX_UNIX_MS
+        );
+        for bad in [r#"{"at":253402300800000}"#, r#"{"at":-1}"#, r#"{"at":1.5}"#] {
+            assert!(
+                parse(bad).expect_err(bad).contains("Unix milliseconds"),
+                "{bad}"
+            );
         }
     }
 }
