@@ -74,10 +74,23 @@ struct Every {
     drill: Option<Duration>,
 }
 
+/// When the next shipping starts after one that began at `began` and took `took`: early enough
+/// that it should end within `interval` of the last one's cut (the recovery point stays within
+/// the interval, not the interval plus a shipping's duration), assuming it takes at most twice
+/// as long plus a second; never more than twice per interval.
+fn next_ship_at(
+    began: tokio::time::Instant,
+    took: Duration,
+    interval: Duration,
+) -> tokio::time::Instant {
+    let lead = (took * 2 + Duration::from_secs(1)).min(interval / 2);
+    began + (interval - lead)
+}
+
 async fn schedule(service: Arc<Service>, every: Every, mut stopped: watch::Receiver<bool>) {
-    use tokio::time::{Instant, MissedTickBehavior, interval, interval_at};
-    let mut ship = interval(every.ship);
-    ship.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until};
+    // The first shipping at once (it catches up every destination).
+    let mut next_ship = Instant::now();
     let start = Instant::now();
     let mut full = interval_at(start + every.full, every.full);
     full.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -89,12 +102,17 @@ async fn schedule(service: Arc<Service>, every: Every, mut stopped: watch::Recei
     drill.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         let run = tokio::select! {
-            _ = ship.tick() => Run::Ship,
+            _ = sleep_until(next_ship) => Run::Ship,
             _ = full.tick() => Run::Full,
             _ = drill.tick(), if every.drill.is_some() => Run::Drill,
             _ = stopped.changed() => return,
         };
+        let began = Instant::now();
         let outcomes = service.run(run).await;
+        if run != Run::Drill {
+            // A full backup holds everything too: the recovery point restarts from it.
+            next_ship = next_ship_at(began, began.elapsed(), every.ship);
+        }
         for outcome in outcomes {
             match outcome.result {
                 Ok(Some(set)) => tracing::info!(
@@ -111,5 +129,33 @@ async fn schedule(service: Arc<Service>, every: Every, mut stopped: watch::Recei
                 ),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::next_ship_at;
+
+    #[test]
+    fn shipping_starts_early_enough_to_end_within_the_interval() {
+        let t0 = tokio::time::Instant::now();
+        let minute = Duration::from_secs(60);
+        // A quick shipping: the next starts 1.3 s early.
+        assert_eq!(
+            next_ship_at(t0, Duration::from_millis(150), minute) - t0,
+            Duration::from_millis(58_700)
+        );
+        // A slow one: twice its time and a second early.
+        assert_eq!(
+            next_ship_at(t0, Duration::from_millis(4_400), minute) - t0,
+            Duration::from_millis(50_200)
+        );
+        // Never more than twice per interval.
+        assert_eq!(
+            next_ship_at(t0, Duration::from_secs(40), minute) - t0,
+            Duration::from_secs(30)
+        );
     }
 }
