@@ -324,6 +324,24 @@ impl Destination {
         Ok(out)
     }
 
+    /// Makes what was written under `dir` durable: for a local directory, fsyncs every file in
+    /// it, then it and its parents up to the destination (`object_store` renames files into
+    /// place without syncing them); S3 acknowledges a write once it is stored, so nothing to do.
+    pub async fn sync(&self, dir: &str) -> Result<()> {
+        let Location::Local { path } = &self.spec.location else {
+            return Ok(());
+        };
+        let (root, dir) = (path.clone(), path.join(dir));
+        let name = self.spec.name.clone();
+        tokio::task::spawn_blocking(move || sync_tree(&root, &dir))
+            .await
+            .map_err(|e| Error::Task(e.to_string()))?
+            .map_err(|source| Error::Io {
+                what: format!("syncing destination {name}"),
+                source,
+            })
+    }
+
     /// Removes the object `key` (gone already is fine).
     pub async fn delete(&self, key: &str) -> Result<()> {
         match self.store.delete(&key.into()).await {
@@ -331,6 +349,25 @@ impl Destination {
             Err(e) => Err(self.error(format_args!("removing {key}"), e)),
         }
     }
+}
+
+/// fsyncs every file directly in `dir`, then `dir` and its parents up to `root`.
+fn sync_tree(root: &Path, dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            std::fs::File::open(entry.path())?.sync_all()?;
+        }
+    }
+    let mut at = Some(dir);
+    while let Some(d) = at {
+        std::fs::File::open(d)?.sync_all()?;
+        if d == root {
+            break;
+        }
+        at = d.parent();
+    }
+    Ok(())
 }
 
 #[cfg(test)]

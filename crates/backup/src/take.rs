@@ -335,15 +335,17 @@ async fn upload_parts(dest: &Destination, set: &Prepared, progress: &dyn Progres
             total,
         });
     }
-    Ok(())
+    dest.sync(&prefix).await
 }
 
+/// The manifest, once every part (and attachment) is durable: the set is then complete.
 async fn upload_manifest(dest: &Destination, set: &Prepared) -> Result<()> {
     dest.put_bytes(
         &format!("{}/{}", set.key(), catalog::MANIFEST),
         set.bytes.clone(),
     )
-    .await
+    .await?;
+    dest.sync(&set.key()).await
 }
 
 /// The keyring copy and every attachment file the destination lacks.
@@ -365,6 +367,10 @@ async fn send_extras(engine: &Engine, dest: &Destination, catalog: &Catalog) -> 
         dest.put_bytes(&catalog::blob_key(&name), sealed).await?;
         sent += 1;
     }
+    if sent > 0 {
+        dest.sync("blobs").await?;
+    }
+    dest.sync("keyring").await?;
     Ok(sent)
 }
 
