@@ -40,6 +40,7 @@ impl Backups {
             days: settings.retention_days,
             keyring_days: settings.keyring_history_days,
         };
+        let engine_for_schedule = engine.clone();
         let service = Service::new(engine, destinations, work, keep);
         let ship = Duration::from_secs(u64::from(settings.ship_every_minutes) * 60);
         let full = Duration::from_secs(u64::from(settings.full_every_hours) * 3600);
@@ -47,6 +48,7 @@ impl Backups {
             .then(|| Duration::from_secs(u64::from(settings.drill_every_days) * 86_400));
         let task = tokio::spawn(schedule(
             Arc::clone(&service),
+            engine_for_schedule,
             Every { ship, full, drill },
             stopped,
         ));
@@ -74,24 +76,44 @@ struct Every {
     drill: Option<Duration>,
 }
 
-/// When the next shipping starts after one that began at `began` and took `took`: early enough
-/// that it should end within `interval` of the last one's cut (the recovery point stays within
-/// the interval, not the interval plus a shipping's duration), assuming it takes at most twice
-/// as long plus a second; never more than twice per interval.
-fn next_ship_at(
-    began: tokio::time::Instant,
-    took: Duration,
-    interval: Duration,
-) -> tokio::time::Instant {
-    let lead = (took * 2 + Duration::from_secs(1)).min(interval / 2);
-    began + (interval - lead)
+/// The pace of the last shipping worth measuring, and where the last set was cut.
+#[derive(Debug, Clone, Copy)]
+struct Last {
+    /// When the last set (shipped or full) was cut, and its journal position.
+    cut_at: tokio::time::Instant,
+    cut_seq: u64,
+    /// Entries per second of the last shipping that held at least [`PACE_MIN_ENTRIES`].
+    pace: Option<f64>,
 }
 
-async fn schedule(service: Arc<Service>, every: Every, mut stopped: watch::Receiver<bool>) {
-    use tokio::time::{Instant, MissedTickBehavior, interval_at, sleep_until};
-    // The first shipping at once (it catches up every destination).
-    let mut next_ship = Instant::now();
+/// A shipping smaller than this says little about the pace of a large one.
+const PACE_MIN_ENTRIES: u64 = 1_000;
+
+/// Whether a shipping must start now so that it ends within `interval` of the last cut: the
+/// entries waiting, at the last measured pace, take that long, twice, plus a second (at most
+/// half the interval, so never more than two shippings per interval). The recovery point is
+/// then the interval, not the interval plus a shipping's duration, even when the load jumps.
+fn ship_due(since_cut: Duration, pending: u64, pace: Option<f64>, interval: Duration) -> bool {
+    let expected = match pace {
+        Some(p) if p > 0.0 => Duration::from_secs_f64(pending as f64 / p),
+        _ => Duration::ZERO,
+    };
+    let lead = (expected.saturating_mul(2) + Duration::from_secs(1)).min(interval / 2);
+    since_cut + lead >= interval
+}
+
+async fn schedule(
+    service: Arc<Service>,
+    engine: Engine,
+    every: Every,
+    mut stopped: watch::Receiver<bool>,
+) {
+    use tokio::time::{Instant, MissedTickBehavior, interval, interval_at};
     let start = Instant::now();
+    // Looked at every second; the first shipping at once (it catches up every destination).
+    let mut look = interval(Duration::from_secs(1));
+    look.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut last: Option<Last> = None;
     let mut full = interval_at(start + every.full, every.full);
     full.set_missed_tick_behavior(MissedTickBehavior::Delay);
     // Without a drill schedule, a period no server reaches.
@@ -102,16 +124,38 @@ async fn schedule(service: Arc<Service>, every: Every, mut stopped: watch::Recei
     drill.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         let run = tokio::select! {
-            _ = sleep_until(next_ship) => Run::Ship,
+            _ = look.tick() => {
+                let due = last.is_none_or(|l| {
+                    let pending = engine.journal().head().seq.saturating_sub(l.cut_seq);
+                    ship_due(l.cut_at.elapsed(), pending, l.pace, every.ship)
+                });
+                if !due {
+                    continue;
+                }
+                Run::Ship
+            }
             _ = full.tick() => Run::Full,
             _ = drill.tick(), if every.drill.is_some() => Run::Drill,
             _ = stopped.changed() => return,
         };
         let began = Instant::now();
+        let before = engine.journal().head().seq;
         let outcomes = service.run(run).await;
         if run != Run::Drill {
-            // A full backup holds everything too: the recovery point restarts from it.
-            next_ship = next_ship_at(began, began.elapsed(), every.ship);
+            // A full backup holds everything too: the recovery point restarts from it. The cut
+            // is the head read as the run began (the set holds at least that).
+            let took = began.elapsed().as_secs_f64();
+            let shipped = before.saturating_sub(last.map_or(0, |l| l.cut_seq));
+            let pace = if run == Run::Ship && shipped >= PACE_MIN_ENTRIES && took > 0.0 {
+                Some(shipped as f64 / took)
+            } else {
+                last.and_then(|l| l.pace)
+            };
+            last = Some(Last {
+                cut_at: began,
+                cut_seq: before,
+                pace,
+            });
         }
         for outcome in outcomes {
             match outcome.result {
@@ -136,26 +180,20 @@ async fn schedule(service: Arc<Service>, every: Every, mut stopped: watch::Recei
 mod tests {
     use std::time::Duration;
 
-    use super::next_ship_at;
+    use super::ship_due;
 
     #[test]
     fn shipping_starts_early_enough_to_end_within_the_interval() {
-        let t0 = tokio::time::Instant::now();
         let minute = Duration::from_secs(60);
-        // A quick shipping: the next starts 1.3 s early.
-        assert_eq!(
-            next_ship_at(t0, Duration::from_millis(150), minute) - t0,
-            Duration::from_millis(58_700)
-        );
-        // A slow one: twice its time and a second early.
-        assert_eq!(
-            next_ship_at(t0, Duration::from_millis(4_400), minute) - t0,
-            Duration::from_millis(50_200)
-        );
-        // Never more than twice per interval.
-        assert_eq!(
-            next_ship_at(t0, Duration::from_secs(40), minute) - t0,
-            Duration::from_secs(30)
-        );
+        let at = |secs: f64| Duration::from_secs_f64(secs);
+        // Nothing measured yet: a second before the interval is up.
+        assert!(!ship_due(at(58.9), 10, None, minute));
+        assert!(ship_due(at(59.0), 10, None, minute));
+        // 100,000 entries waiting at 50,000/s: 2 s, twice, and a second early.
+        assert!(!ship_due(at(54.9), 100_000, Some(50_000.0), minute));
+        assert!(ship_due(at(55.0), 100_000, Some(50_000.0), minute));
+        // A surge: never more than twice per interval.
+        assert!(!ship_due(at(29.9), 10_000_000, Some(50_000.0), minute));
+        assert!(ship_due(at(30.0), 10_000_000, Some(50_000.0), minute));
     }
 }
