@@ -88,16 +88,18 @@ struct Last {
 
 /// A shipping smaller than this says little about the pace of a large one.
 const PACE_MIN_ENTRIES: u64 = 1_000;
+/// The pace assumed until one is measured (entries per second): well under what this code
+/// ships on a 2-core machine to local disks (about 56,000/s), so the first large shipping
+/// after an idle start is started early enough too.
+const FIRST_PACE: f64 = 20_000.0;
 
 /// Whether a shipping must start now so that it ends within `interval` of the last cut: the
 /// entries waiting, at the last measured pace, take that long, twice, plus a second (at most
 /// half the interval, so never more than two shippings per interval). The recovery point is
 /// then the interval, not the interval plus a shipping's duration, even when the load jumps.
 fn ship_due(since_cut: Duration, pending: u64, pace: Option<f64>, interval: Duration) -> bool {
-    let expected = match pace {
-        Some(p) if p > 0.0 => Duration::from_secs_f64(pending as f64 / p),
-        _ => Duration::ZERO,
-    };
+    let pace = pace.filter(|p| *p > 0.0).unwrap_or(FIRST_PACE);
+    let expected = Duration::from_secs_f64(pending as f64 / pace);
     let lead = (expected.saturating_mul(2) + Duration::from_secs(1)).min(interval / 2);
     since_cut + lead >= interval
 }
@@ -186,9 +188,12 @@ mod tests {
     fn shipping_starts_early_enough_to_end_within_the_interval() {
         let minute = Duration::from_secs(60);
         let at = |secs: f64| Duration::from_secs_f64(secs);
-        // Nothing measured yet: a second before the interval is up.
-        assert!(!ship_due(at(58.9), 10, None, minute));
-        assert!(ship_due(at(59.0), 10, None, minute));
+        // Little waiting: a second before the interval is up.
+        assert!(!ship_due(at(58.9), 10, Some(50_000.0), minute));
+        assert!(ship_due(at(59.0), 10, Some(50_000.0), minute));
+        // Nothing measured yet: 200,000 entries at the first pace (20,000/s) are 10 s.
+        assert!(!ship_due(at(38.9), 200_000, None, minute));
+        assert!(ship_due(at(39.0), 200_000, None, minute));
         // 100,000 entries waiting at 50,000/s: 2 s, twice, and a second early.
         assert!(!ship_due(at(54.9), 100_000, Some(50_000.0), minute));
         assert!(ship_due(at(55.0), 100_000, Some(50_000.0), minute));
