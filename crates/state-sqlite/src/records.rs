@@ -49,10 +49,10 @@ fn sql(path: &Path) -> impl Fn(rusqlite::Error) -> Error + '_ {
     }
 }
 
-const COLUMNS: &str =
+pub(crate) const COLUMNS: &str =
     "r.id, r.tenant, r.collection, r.owner, r.created_at, r.updated_at, r.version, r.body";
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordRow> {
+pub(crate) fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordRow> {
     Ok(RecordRow {
         id: r.get(0)?,
         tenant: r.get(1)?,

@@ -14,7 +14,7 @@ use types::TenantId;
 
 use crate::digest::hash_rows;
 use crate::docs::Doc;
-use crate::records::RecordRow;
+use crate::records::{self, RecordRow};
 use crate::{Error, Result};
 
 /// A record as a restore carries it: the row and the value hashes of its blind index.
@@ -97,24 +97,13 @@ pub(crate) fn read(
         }
     }
     let mut stmt = c
-        .prepare_cached(
-            "SELECT id, tenant, collection, owner, created_at, updated_at, version, body \
-             FROM records WHERE tenant = ?1 ORDER BY id",
-        )
+        .prepare_cached(&format!(
+            "SELECT {} FROM records r WHERE r.tenant = ?1 ORDER BY r.id",
+            records::COLUMNS
+        ))
         .map_err(sql(path))?;
     let rows = stmt
-        .query_map(params![realm], |r| {
-            Ok(RecordRow {
-                id: r.get(0)?,
-                tenant: r.get(1)?,
-                collection: r.get(2)?,
-                owner: r.get(3)?,
-                created_at: r.get(4)?,
-                updated_at: r.get(5)?,
-                version: r.get(6)?,
-                body: r.get(7)?,
-            })
-        })
+        .query_map(params![realm], records::row)
         .map_err(sql(path))?;
     for row in rows {
         let row = row.map_err(sql(path))?;

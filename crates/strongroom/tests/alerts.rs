@@ -6,69 +6,16 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::{Client, Immutable, Layout, Server};
 
-const SECRET: &str = "a webhook secret of thirty-two bytes!";
+#[path = "common/webhook.rs"]
+mod webhook;
 
-/// A webhook receiver: answers 200 to a request whose signature verifies (and sends its body),
-/// 401 otherwise. Stops with the test process.
-fn receiver() -> (u16, mpsc::Receiver<(bool, String)>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-            let (mut length, mut signature) = (0usize, String::new());
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                let lower = line.to_ascii_lowercase();
-                if let Some(v) = lower.strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-                if lower.starts_with("x-strongroom-signature:") {
-                    signature = line["x-strongroom-signature:".len()..].trim().to_owned();
-                }
-            }
-            let mut body = vec![0; length];
-            let _ = reader.read_exact(&mut body);
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .expect("clock")
-                .as_secs();
-            let valid = alerts::verify_signature(
-                SECRET.as_bytes(),
-                &signature,
-                &body,
-                now,
-                Duration::from_secs(300),
-            )
-            .is_ok();
-            let status = if valid { "200 OK" } else { "401 Unauthorized" };
-            let _ = stream.write_all(
-                format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
-                    .as_bytes(),
-            );
-            if tx
-                .send((valid, String::from_utf8_lossy(&body).into_owned()))
-                .is_err()
-            {
-                return;
-            }
-        }
-    });
-    (port, rx)
-}
+const SECRET: &str = "a webhook secret of thirty-two bytes!";
 
 fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -83,7 +30,7 @@ fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
 
 /// A server whose alerts go to a local receiver (the built-in rules and `rules`, TOML).
 fn serve_with_webhook(layout: &Layout, rules: &str) -> (Server, mpsc::Receiver<(bool, String)>) {
-    let (port, deliveries) = receiver();
+    let (port, deliveries) = webhook::receiver(SECRET);
     let dir = layout.root.path();
     let secret_file = dir.join("webhook.secret");
     std::fs::write(&secret_file, SECRET).expect("secret");

@@ -17,7 +17,7 @@ mod cli;
 mod common;
 #[path = "backup/s3.rs"]
 mod s3;
-#[path = "backup/webhook.rs"]
+#[path = "common/webhook.rs"]
 mod webhook;
 
 use std::io::Write;

@@ -1,7 +1,8 @@
-//! A webhook receiver on 127.0.0.1 for the backups' end-to-end test, as in `tests/alerts.rs`:
+//! A webhook receiver on 127.0.0.1 for the end-to-end tests of alerts and backups:
 //! each request's `X-Strongroom-Signature` is checked against its body with the shared secret;
 //! a valid one is answered 200, any other 401, and every delivery (valid or not, and its body)
-//! goes to the channel. Stops with the test process.
+//! goes to the channel. Stops with the test process. Include it with
+//! `#[path = "common/webhook.rs"] mod webhook;`.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
