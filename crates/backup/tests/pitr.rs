@@ -4,9 +4,6 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use backup::progress::Quiet;
 use common::{Rng, live, local, restore};
 use types::RecordId;
 
@@ -24,23 +21,9 @@ async fn restores_to_random_moments_equal_the_state_recorded_then() {
     for op in 0..ops {
         // Sets along the way: full backups and increments, so restores cross them.
         if [0, 150].contains(&op) {
-            let out = backup::take::full(
-                &live.engine,
-                std::slice::from_ref(&dest),
-                &work,
-                Arc::new(Quiet),
-            )
-            .await;
-            assert!(out.iter().all(|o| o.result.is_ok()), "{out:?}");
+            common::full(&live, &dest, &work).await;
         } else if [60, 100, 220, 280].contains(&op) {
-            let out = backup::take::ship(
-                &live.engine,
-                std::slice::from_ref(&dest),
-                &work,
-                Arc::new(Quiet),
-            )
-            .await;
-            assert!(out.iter().all(|o| o.result.is_ok()), "{out:?}");
+            common::ship(&live, &dest, &work).await;
         }
         live.clock.advance_millis(1 + rng.below(2_000) as i64);
         let t = rng.below(live.tenants.len() as u64) as usize;
@@ -66,14 +49,7 @@ async fn restores_to_random_moments_equal_the_state_recorded_then() {
             live.engine.journal().head().seq,
         ));
     }
-    let out = backup::take::ship(
-        &live.engine,
-        std::slice::from_ref(&dest),
-        &work,
-        Arc::new(Quiet),
-    )
-    .await;
-    assert!(out.iter().all(|o| o.result.is_ok()), "{out:?}");
+    common::ship(&live, &dest, &work).await;
 
     // The latest state, with no moment given.
     let latest = restore(&live, &dest, &dir.path().join("r-latest"), None)
