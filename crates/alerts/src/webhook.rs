@@ -57,13 +57,7 @@ fn parse_header(header: &str) -> Option<(u64, Vec<u8>)> {
 }
 
 fn from_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() != 64 || !text.is_ascii() {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
-        .collect()
+    crypto::from_hex(&text.to_ascii_lowercase()).filter(|b| b.len() == 32)
 }
 
 /// Checks a received `X-Strongroom-Signature` `header` for `body`: the HMAC under `secret`

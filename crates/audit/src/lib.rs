@@ -16,6 +16,7 @@ pub mod event;
 pub mod log;
 pub mod payload;
 pub mod retention;
+pub mod statement;
 pub mod verify;
 
 pub use checkpoint::Checkpoint;

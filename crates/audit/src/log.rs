@@ -282,6 +282,12 @@ impl AuditLog {
         self.key.public_key()
     }
 
+    /// Signs a deletion receipt's document (see [`crate::statement`]).
+    pub fn sign_deletion_receipt(&self, document: &[u8]) -> [u8; crypto::SIGNATURE_LEN] {
+        self.key
+            .sign(&crate::statement::deletion_receipt_message(document))
+    }
+
     /// [`AuditLog::checkpoint`] outside an async runtime; skipped when a checkpoint is being
     /// written at that moment (that one covers the head).
     pub fn checkpoint_blocking(&self) -> LogResult<Option<Checkpoint>> {

@@ -22,7 +22,7 @@ pub struct Position {
 impl Position {
     /// The journal's form of this position; a malformed hash is refused.
     pub fn to_journal(&self) -> Result<journal::Position> {
-        let hash = unhex(&self.hash)
+        let hash = crypto::from_hex(&self.hash)
             .and_then(|v| <[u8; 32]>::try_from(v).ok())
             .ok_or_else(|| {
                 Error::Manifest(format!("position {} has a malformed hash", self.seq))
@@ -39,17 +39,6 @@ impl Position {
             hash: crypto::hex(p.hash),
         }
     }
-}
-
-/// Lower-case hex back to bytes.
-pub(crate) fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
 }
 
 /// One part as the manifest lists it.

@@ -222,7 +222,7 @@ pub(crate) async fn fetch(
 
 /// The archive key of a set, unwrapped with the backup key of the restored keyring.
 pub(crate) fn archive_key(keys: &keyring::Keyring, set: &SetRef) -> Result<Key256> {
-    let wrapped = crate::manifest::unhex(&set.manifest.archive_key).ok_or_else(|| Error::Set {
+    let wrapped = crypto::from_hex(&set.manifest.archive_key).ok_or_else(|| Error::Set {
         destination: String::new(),
         set: set.dir.clone(),
         reason: "the manifest's archive key is malformed".into(),

@@ -14,6 +14,24 @@ pub fn hex(bytes: impl AsRef<[u8]>) -> String {
     out
 }
 
+/// Decodes lowercase hexadecimal, the one spelling [`hex`] writes; anything else (an odd
+/// length, uppercase, another character) is `None`, so a value has exactly one encoding.
+pub fn from_hex(text: &str) -> Option<Vec<u8>> {
+    let digit = |b: u8| match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        _ => None,
+    };
+    let bytes = text.as_bytes();
+    if !bytes.len().is_multiple_of(2) {
+        return None;
+    }
+    bytes
+        .chunks_exact(2)
+        .map(|pair| Some(digit(pair[0])? << 4 | digit(pair[1])?))
+        .collect()
+}
+
 /// Decodes lowercase or uppercase hexadecimal (test vectors only).
 #[cfg(test)]
 pub(crate) fn unhex(text: &str) -> Vec<u8> {
@@ -35,5 +53,9 @@ mod tests {
         assert_eq!(hex(bytes), "00017f80feff");
         assert_eq!(unhex("00017F80feff"), bytes);
         assert_eq!(hex([]), "");
+        assert_eq!(from_hex("00017f80feff"), Some(bytes.to_vec()));
+        for bad in ["0", "00017F", "0g", " 00", "+1"] {
+            assert_eq!(from_hex(bad), None, "{bad:?}");
+        }
     }
 }

@@ -24,7 +24,7 @@ mod token;
 mod vectors;
 
 pub use aead::{NONCE_LEN, SEALED_OVERHEAD, TAG_LEN, VERSION, open, seal, unwrap_key, wrap_key};
-pub use encoding::hex;
+pub use encoding::{from_hex, hex};
 pub use hash::{Sha256, derive_key, keyed_hash, sha256};
 pub use key::Key256;
 pub use rand::random_bytes;

@@ -13,7 +13,10 @@ use state_sqlite::{Applied, RecordRow, StateStore, TenantRow, TenantStatus, Writ
 
 use crate::envelope::{self, Header};
 use crate::event::{Body, Event, Status, UserChange};
-use crate::model::{Document, RecoveryCode, SessionDoc, TokenDoc, UserDoc, from_doc, to_doc};
+use crate::model::{
+    DeletionDoc, DeletionStatus, Document, RecoveryCode, SessionDoc, TokenDoc, UserDoc, from_doc,
+    to_doc,
+};
 use crate::{Error, Result};
 
 /// What the applier needs: the keys to open bodies and the state to write.
@@ -27,17 +30,22 @@ pub struct Applier {
 }
 
 impl Applier {
-    /// Opens an entry payload into its header and events.
-    pub fn decode(&self, payload: &[u8]) -> Result<(Header, Vec<Event>)> {
-        self.decode_body(payload).map(|(h, b)| (h, b.events))
+    /// Opens an entry payload into its header and events; `None` when the entry is sealed under
+    /// a destroyed scope (a deleted tenant or erased subject: it is shredded, and skipped).
+    pub fn decode(&self, payload: &[u8]) -> Result<Option<(Header, Vec<Event>)>> {
+        Ok(self.decode_body(payload)?.map(|(h, b)| (h, b.events)))
     }
 
-    /// Opens an entry payload into its header and whole body.
-    pub fn decode_body(&self, payload: &[u8]) -> Result<(Header, Body)> {
+    /// Opens an entry payload into its header and whole body; `None` when its scope's keys
+    /// were destroyed.
+    pub fn decode_body(&self, payload: &[u8]) -> Result<Option<(Header, Body)>> {
         let (header, body) = envelope::decode(payload)?;
         let key = {
             let keys = self.keys.read().map_err(|_| Error::Poisoned)?;
-            keys.key(&header.scope.key_name(), header.key_version)?
+            match keys.key(&header.scope.key_name(), header.key_version) {
+                Err(keyring::Error::Destroyed { .. }) => return Ok(None),
+                other => other?,
+            }
         };
         let plain = crate::seal::open(&key, &header.aad(), body)?;
         let body: Body = serde_json::from_slice(&plain).map_err(|e| {
@@ -46,7 +54,7 @@ impl Applier {
                 header.entry
             ))
         })?;
-        Ok((header, body))
+        Ok(Some((header, body)))
     }
 
     /// Applies a run of consecutive entries in one state transaction.
@@ -57,7 +65,10 @@ impl Applier {
         let decoded = entries
             .iter()
             .map(|e| self.decode(&e.payload))
-            .collect::<Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>();
         let applied = self.state.applied()?;
         let first = entries[0].seq;
         if first != applied.seq + 1 {
@@ -135,11 +146,7 @@ fn apply_event(tx: &mut WriteTx<'_>, header: &Header, event: &Event) -> state_sq
             }
         }
         Event::TenantStatusChanged { tenant, status } => {
-            let status = match status {
-                Status::Active => TenantStatus::Active,
-                Status::Suspended => TenantStatus::Suspended,
-            };
-            tx.update_tenant_status(*tenant, status, header.at)?;
+            tx.update_tenant_status(*tenant, tenant_status(*status), header.at)?;
         }
         Event::TokenIssued { doc } => put(tx, doc)?,
         Event::TokenUsed { token } => {
@@ -232,6 +239,40 @@ fn apply_event(tx: &mut WriteTx<'_>, header: &Header, event: &Event) -> state_sq
         Event::AttachmentDeleted { attachment } => {
             tx.delete_doc(crate::model::AttachmentDoc::KIND, &attachment.to_string())?;
         }
+        Event::TenantDeletionRequested { doc } => {
+            put(tx, doc)?;
+            tx.update_tenant_status(doc.tenant, TenantStatus::Suspended, header.at)?;
+        }
+        Event::TenantDeletionCancelled { tenant } => {
+            let mut previous = None;
+            update::<DeletionDoc>(tx, &tenant.to_string(), |d| {
+                if d.status == DeletionStatus::Pending {
+                    d.status = DeletionStatus::Cancelled;
+                    d.cancelled_at = Some(at);
+                    previous = Some(d.previous_status);
+                }
+            })?;
+            if let Some(status) = previous {
+                tx.update_tenant_status(*tenant, tenant_status(status), header.at)?;
+            }
+        }
+        Event::TenantDeleted {
+            tenant,
+            keys_destroyed_at,
+        } => {
+            tx.purge_tenant(*tenant)?;
+            update::<DeletionDoc>(tx, &tenant.to_string(), |d| {
+                d.status = DeletionStatus::Destroyed;
+                d.keys_destroyed_at = Some(*keys_destroyed_at);
+            })?;
+        }
+        Event::TenantDeletionReceipt { tenant, receipt } => {
+            update::<DeletionDoc>(tx, &tenant.to_string(), |d| {
+                d.status = DeletionStatus::Completed;
+                d.completed_at = Some(at);
+                d.receipt = Some(receipt.clone());
+            })?;
+        }
         Event::TenantDataRestored { tenant, data, .. } => {
             // Only under the tenant's own key: no other scope may rewrite a tenant's data.
             if header.scope == crate::Scope::Tenant(*tenant) {
@@ -244,6 +285,13 @@ fn apply_event(tx: &mut WriteTx<'_>, header: &Header, event: &Event) -> state_sq
         }
     }
     Ok(())
+}
+
+fn tenant_status(status: Status) -> TenantStatus {
+    match status {
+        Status::Active => TenantStatus::Active,
+        Status::Suspended => TenantStatus::Suspended,
+    }
 }
 
 fn apply_user_change(u: &mut UserDoc, change: &UserChange, at: i64) {

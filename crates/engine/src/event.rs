@@ -243,6 +243,26 @@ pub enum Event {
         at: i64,
         data: TenantData,
     },
+    /// A tenant's deletion was requested (system scope): the tenant is suspended from now until
+    /// the request is cancelled or carried out.
+    TenantDeletionRequested {
+        doc: crate::model::DeletionDoc,
+    },
+    /// A pending deletion was cancelled (system scope); the tenant gets its status back.
+    TenantDeletionCancelled {
+        tenant: TenantId,
+    },
+    /// The tenant's keys were destroyed at `keys_destroyed_at` (system scope). Its apply purges
+    /// every state row the tenant owns.
+    TenantDeleted {
+        tenant: TenantId,
+        keys_destroyed_at: i64,
+    },
+    /// The signed deletion receipt (JSON) of a deleted tenant (system scope).
+    TenantDeletionReceipt {
+        tenant: TenantId,
+        receipt: String,
+    },
     /// A failed login for an account that does not exist (or a tenant that does not). Carries
     /// nothing about the attempt; it exists so that a failure costs one durable write whether
     /// or not the account exists (a failure of a known account is a `UserChanged`), which keeps

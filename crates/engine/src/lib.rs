@@ -19,6 +19,7 @@ mod paths;
 mod rebuild;
 mod restore;
 mod seal;
+pub mod shred;
 pub mod trail;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -148,6 +149,12 @@ impl Error {
                 | Error::AuditRefused(_)
                 | Error::KeyringRefused(_)
         )
+    }
+
+    /// True when the data's keys were destroyed (a deleted tenant or erased subject): it is
+    /// there as ciphertext, and nothing can open it again.
+    pub fn is_shredded(&self) -> bool {
+        matches!(self, Error::Keyring(keyring::Error::Destroyed { .. }))
     }
 }
 

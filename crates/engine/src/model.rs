@@ -346,6 +346,52 @@ impl Document for AttachmentDoc {
     }
 }
 
+/// Where a tenant deletion stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeletionStatus {
+    /// Requested; the tenant is suspended until `execute_after`.
+    Pending,
+    /// Cancelled before it was carried out.
+    Cancelled,
+    /// The keys are destroyed and the rows purged; the receipt is not yet stored.
+    Destroyed,
+    /// Done: the receipt is stored.
+    Completed,
+}
+
+/// A tenant's deletion request (P15), kept in the system realm so that it outlives the tenant's
+/// keys. Holds ids, times and the receipt, which carries no tenant plaintext.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeletionDoc {
+    pub tenant: TenantId,
+    pub status: DeletionStatus,
+    pub requested_at: i64,
+    /// Who asked: a user id, or `system administrator <id>`, or `operator` (the CLI).
+    pub requested_by: String,
+    /// The end of the grace period: the deletion is carried out from then on.
+    pub execute_after: i64,
+    /// `requested_at` + 30 days: the promise (P15).
+    pub deadline: i64,
+    /// The tenant's status before the request, restored by a cancellation.
+    pub previous_status: crate::event::Status,
+    pub cancelled_at: Option<i64>,
+    pub keys_destroyed_at: Option<i64>,
+    pub completed_at: Option<i64>,
+    /// The signed receipt (JSON), once stored.
+    pub receipt: Option<String>,
+}
+
+impl Document for DeletionDoc {
+    const KIND: &'static str = "tenant_deletion";
+    fn id(&self) -> String {
+        self.tenant.to_string()
+    }
+    fn realm(&self) -> String {
+        SYSTEM_REALM.to_owned()
+    }
+}
+
 /// The document kinds that are a tenant's *data*, which a point-in-time restore of the tenant
 /// brings back (with its records): every other kind is identity, which it leaves as it is.
 pub const TENANT_DATA_KINDS: &[&str] = &[

@@ -218,6 +218,9 @@ impl From<access::Denied> for ApiError {
 
 impl From<engine::Error> for ApiError {
     fn from(e: engine::Error) -> Self {
+        if e.is_shredded() {
+            return shredded();
+        }
         if e.is_write_refused() {
             tracing::error!(error = %e, "write refused: storage unavailable");
             return Self::new(
@@ -240,9 +243,37 @@ impl From<tenancy::Error> for ApiError {
                 "invalid_name",
                 format!("name: {why}"),
             ),
+            tenancy::Error::InvalidGrace => Self::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_grace",
+                e.to_string(),
+            ),
+            tenancy::Error::DeletionPending(_) => conflict("deletion_pending", &e),
+            tenancy::Error::NoPendingDeletion(_) => conflict("no_pending_deletion", &e),
+            tenancy::Error::DeletionStarted(_) => conflict("deletion_started", &e),
+            tenancy::Error::GraceNotOver { .. } => conflict("grace_not_over", &e),
+            tenancy::Error::AlreadyDeleted(_) => conflict("already_deleted", &e),
+            tenancy::Error::Shredded(_) => shredded(),
+            tenancy::Error::Files(_) => {
+                tracing::error!(error = %e, "tenant deletion: attachment files");
+                Self::internal()
+            }
             tenancy::Error::Engine(e) => e.into(),
         }
     }
+}
+
+fn conflict(code: &'static str, e: &tenancy::Error) -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, code, e.to_string())
+}
+
+/// 410: the data's keys were destroyed (crypto-shredded); it can never be read again.
+fn shredded() -> ApiError {
+    ApiError::new(
+        StatusCode::GONE,
+        "shredded",
+        "the keys of this data were destroyed (the tenant was deleted); it can not be read",
+    )
 }
 
 /// 429 with `Retry-After`, naming what spent its budget.

@@ -172,6 +172,44 @@ impl Identity {
         }
     }
 
+    /// Re-authenticates the caller before an irreversible act (a tenant's deletion): a session
+    /// only, the account's password, and a current TOTP code when the account has a second
+    /// factor (the code's step is recorded, so it can not be replayed). A failure counts toward
+    /// the account's lockout like a failed sign-in.
+    pub async fn reconfirm(
+        &self,
+        caller: &Caller,
+        password: Zeroizing<String>,
+        code: Option<&str>,
+    ) -> Result<()> {
+        if !matches!(caller.credential, Credential::Session { .. }) {
+            return Err(Error::Forbidden(
+                "re-authentication needs a signed-in session, not a token",
+            ));
+        }
+        let user = self.user(caller.tenant, caller.account()?.id)?;
+        if !user.has_mfa() {
+            return self.reauthenticate(&user, password).await;
+        }
+        let step = self
+            .reauthenticate_with_code(&user, password, code.unwrap_or_default())
+            .await?;
+        self.inner
+            .engine
+            .commit(
+                scope_of(user.tenant),
+                &Event::UserChanged {
+                    user: user.id,
+                    change: UserChange::LoginSucceeded {
+                        totp_step: Some(step),
+                        recovery_code: None,
+                    },
+                },
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Removes the second factor (refused when it is mandatory for the account).
     pub async fn remove_totp(
         &self,

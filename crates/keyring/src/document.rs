@@ -205,6 +205,33 @@ impl Document {
     }
 }
 
+/// The scopes of a stored copy that still hold a wrapped key (a data key version or the index
+/// key), read without checking the MAC: the copy may be made for an older master key, and the
+/// answer only decides whether the copy must go. A copy that is not a keyring is an error.
+pub(crate) fn scopes_with_keys(bytes: &[u8]) -> Result<Vec<String>, String> {
+    #[derive(Deserialize)]
+    struct Loose {
+        document: LooseDocument,
+    }
+    #[derive(Deserialize)]
+    struct LooseDocument {
+        format: String,
+        scopes: BTreeMap<String, ScopeRecord>,
+    }
+    let loose: Loose =
+        serde_json::from_slice(bytes).map_err(|e| format!("not a keyring file ({e})"))?;
+    if loose.document.format != FORMAT {
+        return Err("not a keyring file (unknown format)".to_owned());
+    }
+    Ok(loose
+        .document
+        .scopes
+        .into_iter()
+        .filter(|(_, r)| r.index_key.is_some() || r.versions.iter().any(|v| v.wrapped.is_some()))
+        .map(|(scope, _)| scope)
+        .collect())
+}
+
 /// Checks a scope name: `system` or a tenant id, in general `[a-z0-9_]{1,64}`.
 pub(crate) fn validate_scope(scope: &str) -> Result<()> {
     let ok = (1..=64).contains(&scope.len())

@@ -253,6 +253,32 @@ impl Keyring {
         Ok(())
     }
 
+    /// The scopes destroyed here, with when.
+    pub fn destroyed(&self) -> Vec<(String, i64)> {
+        self.doc
+            .scopes
+            .iter()
+            .filter_map(|(scope, r)| r.destroyed_at.map(|at| (scope.clone(), at)))
+            .collect()
+    }
+
+    /// The scopes destroyed here of which a stored copy (as [`Keyring::stored`] gave it at any
+    /// time, under any master key) still holds a wrapped key: a copy for which this is not
+    /// empty must go wherever it is kept (a backup destination), or a destroyed key lives on.
+    pub fn destroyed_keys_in(&self, copy: &[u8]) -> Result<Vec<String>> {
+        let held = crate::document::scopes_with_keys(copy)
+            .map_err(|details| Error::NoValidCopy { details })?;
+        Ok(held
+            .into_iter()
+            .filter(|scope| {
+                self.doc
+                    .scopes
+                    .get(scope)
+                    .is_some_and(|r| r.destroyed_at.is_some())
+            })
+            .collect())
+    }
+
     /// Rewraps every key under `new_master` and writes both copies. The keys themselves do not
     /// change, so data sealed under them stays readable.
     pub fn rewrap(&mut self, new_master: &MasterKey) -> Result<()> {

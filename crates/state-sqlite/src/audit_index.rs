@@ -220,6 +220,17 @@ impl AuditIndex {
         Ok(())
     }
 
+    /// Drops the rows of a tenant's scope: its keys were destroyed, its events no longer open.
+    pub fn forget_tenant(&self, tenant: TenantId) -> Result<()> {
+        let conn = self.conn.lock().map_err(|_| Error::Poisoned)?;
+        conn.execute(
+            "DELETE FROM audit_events WHERE tenant = ?1",
+            [tenant.to_string()],
+        )
+        .map_err(self.err())?;
+        Ok(())
+    }
+
     /// Forgets everything (the index belongs to another audit journal).
     pub fn reset(&self) -> Result<()> {
         let conn = self.conn.lock().map_err(|_| Error::Poisoned)?;

@@ -267,6 +267,14 @@ impl StateStore {
         })
     }
 
+    /// How many rows `tenant` owns (those [`WriteTx::purge_tenant`] deletes).
+    pub fn tenant_rows(&self, tenant: TenantId) -> Result<u64> {
+        self.with_reader(|c| {
+            let tx = c.unchecked_transaction().map_err(self.err())?;
+            tenant::count(&tx, &self.path, tenant)
+        })
+    }
+
     /// Number of rows in each table, for reports.
     pub fn counts(&self) -> Result<Vec<(&'static str, i64)>> {
         self.with_reader(|c| {
@@ -391,6 +399,12 @@ impl WriteTx<'_> {
         data: &TenantData,
     ) -> Result<()> {
         tenant::replace(&self.tx, self.path, tenant, kinds, data)
+    }
+
+    /// Deletes every row `tenant` owns (those [`StateStore::tenant_digest`] covers) and returns
+    /// how many went: a deleted tenant's derived state.
+    pub fn purge_tenant(&mut self, tenant: TenantId) -> Result<u64> {
+        tenant::purge(&self.tx, self.path, tenant)
     }
 }
 

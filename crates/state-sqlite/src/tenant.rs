@@ -254,3 +254,46 @@ pub(crate) fn digest(c: &Connection, path: &Path, tenant: TenantId) -> Result<[u
     }
     Ok(buf.finish())
 }
+
+/// Deletes every row the tenant owns — the rows [`digest`] covers: its `tenants` row, the
+/// documents of its realm and those whose parent is the tenant or one of them, its records and
+/// their index rows. Returns how many rows went.
+pub(crate) fn purge(c: &Connection, path: &Path, tenant: TenantId) -> Result<u64> {
+    let id = tenant.to_string();
+    let statements = [
+        format!("DELETE FROM record_index WHERE record IN ({TENANT_RECORDS})"),
+        "DELETE FROM records WHERE tenant = ?1".to_owned(),
+        "DELETE FROM docs WHERE parent = ?1 \
+         OR parent IN (SELECT id FROM docs WHERE realm = ?1)"
+            .to_owned(),
+        "DELETE FROM docs WHERE realm = ?1".to_owned(),
+        "DELETE FROM tenants WHERE id = ?1".to_owned(),
+    ];
+    let mut purged = 0u64;
+    for statement in &statements {
+        purged += c.execute(statement, params![id]).map_err(sql(path))? as u64;
+    }
+    Ok(purged)
+}
+
+/// How many rows [`purge`] would delete.
+pub(crate) fn count(c: &Connection, path: &Path, tenant: TenantId) -> Result<u64> {
+    let id = tenant.to_string();
+    let queries = [
+        format!("SELECT count(*) FROM record_index WHERE record IN ({TENANT_RECORDS})"),
+        "SELECT count(*) FROM records WHERE tenant = ?1".to_owned(),
+        "SELECT count(*) FROM docs WHERE realm = ?1 OR parent = ?1 \
+         OR parent IN (SELECT id FROM docs WHERE realm = ?1)"
+            .to_owned(),
+        "SELECT count(*) FROM tenants WHERE id = ?1".to_owned(),
+    ];
+    let mut total = 0u64;
+    for query in &queries {
+        let n: i64 = c
+            .prepare_cached(query)
+            .and_then(|mut s| s.query_row(params![id], |r| r.get(0)))
+            .map_err(sql(path))?;
+        total += n.max(0) as u64;
+    }
+    Ok(total)
+}

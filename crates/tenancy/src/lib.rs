@@ -1,7 +1,11 @@
-//! The tenant service: a tenant's lifecycle (create, list, show, suspend, resume).
+//! The tenant service: a tenant's lifecycle (create, list, show, suspend, resume) and its
+//! deletion by crypto-shredding (`deletion`, with the signed `receipt`).
 //!
 //! A tenant's name is sealed under the tenant's own key; this service decrypts it only to hand it
 //! to an authorised caller. It knows nothing of HTTP or SQL; callers authorise before calling.
+
+pub mod deletion;
+pub mod receipt;
 
 use engine::event::{Blob, Event, Status};
 use engine::{Engine, Scope, TenantRow, TenantStatus};
@@ -18,6 +22,25 @@ pub enum Error {
     NotFound(TenantId),
     #[error("invalid tenant name: {0}")]
     InvalidName(&'static str),
+    #[error("tenant {0} has a deletion pending; cancel it first")]
+    DeletionPending(TenantId),
+    #[error("tenant {0} has no pending deletion")]
+    NoPendingDeletion(TenantId),
+    #[error("the deletion of tenant {0} has started; it can no longer be cancelled")]
+    DeletionStarted(TenantId),
+    #[error("the grace period of tenant {tenant}'s deletion ends at {execute_after} (Unix ms)")]
+    GraceNotOver {
+        tenant: TenantId,
+        execute_after: i64,
+    },
+    #[error("tenant {0} is already deleted")]
+    AlreadyDeleted(TenantId),
+    #[error("the grace period must be 1 to 30 days")]
+    InvalidGrace,
+    #[error("tenant {0}'s keys are destroyed: its data can not be read")]
+    Shredded(TenantId),
+    #[error("attachment files: {0}")]
+    Files(String),
     #[error(transparent)]
     Engine(#[from] engine::Error),
 }
@@ -35,11 +58,14 @@ pub struct Tenant {
     pub updated_at: Timestamp,
 }
 
-/// `status` in OpenAPI: `active` or `suspended`.
+/// The status of a tenant whose keys are destroyed but whose rows are still there.
+pub const SHREDDED: &str = "shredded";
+
+/// `status` in OpenAPI: `active`, `suspended` or `shredded` (keys destroyed: nothing opens).
 fn status_schema() -> utoipa::openapi::Object {
     utoipa::openapi::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::String)
-        .enum_values(Some(["active", "suspended"]))
+        .enum_values(Some(["active", "suspended", SHREDDED]))
         .build()
 }
 
@@ -89,13 +115,25 @@ impl Tenancy {
 
     fn to_tenant(&self, row: TenantRow) -> Result<Tenant> {
         let id = row.id.to_string();
-        let name = self
+        let (name, status) = match self
             .engine
-            .open_field(name_field(row.id, &id), &row.name_sealed)?;
+            .open_field(name_field(row.id, &id), &row.name_sealed)
+        {
+            Ok(name) => (
+                String::from_utf8_lossy(&name).into_owned(),
+                row.status.as_str(),
+            ),
+            // The rows of a tenant whose keys are gone (a system restored from a backup taken
+            // before its deletion): there, but nothing opens.
+            Err(engine::Error::Keyring(keyring::Error::Destroyed { .. })) => {
+                (String::new(), SHREDDED)
+            }
+            Err(e) => return Err(e.into()),
+        };
         Ok(Tenant {
             id: row.id,
-            name: String::from_utf8_lossy(&name).into_owned(),
-            status: row.status.as_str(),
+            name,
+            status,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })
@@ -165,6 +203,15 @@ impl Tenancy {
 
     fn status_event(&self, id: TenantId, status: TenantStatus) -> Result<Option<Event>> {
         let current = self.show(id)?;
+        if current.status == SHREDDED {
+            return Err(Error::Shredded(id));
+        }
+        if self
+            .deletion(id)?
+            .is_some_and(|d| d.status == engine::model::DeletionStatus::Pending)
+        {
+            return Err(Error::DeletionPending(id));
+        }
         if current.status == status.as_str() {
             return Ok(None);
         }

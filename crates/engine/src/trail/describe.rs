@@ -137,6 +137,24 @@ pub(crate) fn describe(scope: Scope, event: &Event) -> Vec<Draft> {
         Event::CollectionDeleted { collection } => {
             one(Draft::new("collection.deleted", Success).on("collection", collection))
         }
+        Event::TenantDeletionRequested { doc } => {
+            one(Draft::new("tenant.deletion_requested", Success)
+                .on("tenant", doc.tenant)
+                .with("execute_after", doc.execute_after)
+                .with("deadline", doc.deadline))
+        }
+        Event::TenantDeletionCancelled { tenant } => {
+            one(Draft::new("tenant.deletion_cancelled", Success).on("tenant", tenant))
+        }
+        Event::TenantDeleted {
+            tenant,
+            keys_destroyed_at,
+        } => one(Draft::new("tenant.keys_destroyed", Success)
+            .on("tenant", tenant)
+            .with("keys_destroyed_at", *keys_destroyed_at)),
+        Event::TenantDeletionReceipt { tenant, .. } => {
+            one(Draft::new("tenant.deleted", Success).on("tenant", tenant))
+        }
         Event::TenantDataRestored {
             tenant,
             cut,

@@ -104,7 +104,7 @@ pub(crate) struct Auditor {
 }
 
 impl Engine {
-    fn auditor(&self) -> &Auditor {
+    pub(crate) fn auditor(&self) -> &Auditor {
         &self.inner.audit
     }
 
@@ -381,8 +381,10 @@ impl Engine {
             if entry.seq > highest {
                 break;
             }
-            if wanted.contains(&entry.seq) {
-                found.insert(entry.seq, self.open_audit(&entry.payload)?);
+            if wanted.contains(&entry.seq)
+                && let Some(event) = self.open_audit(&entry.payload)?
+            {
+                found.insert(entry.seq, event);
             }
         }
         Ok(rows
@@ -401,10 +403,12 @@ impl Engine {
         let mut out = Vec::new();
         for entry in self.auditor().log.read_from(after + 1)? {
             let entry = entry?;
-            if AuditHeader::decode(&entry.payload).is_some() {
+            if AuditHeader::decode(&entry.payload).is_some()
+                && let Some(event) = self.open_audit(&entry.payload)?
+            {
                 out.push(Recorded {
                     seq: entry.seq,
-                    event: self.open_audit(&entry.payload)?,
+                    event,
                 });
                 if out.len() >= limit {
                     break;
@@ -414,14 +418,20 @@ impl Engine {
         Ok(out)
     }
 
-    /// Opens one event payload with its scope's key.
-    fn open_audit(&self, payload: &[u8]) -> Result<AuditEvent> {
+    /// Opens one event payload with its scope's key; `None` when the scope's keys were
+    /// destroyed (a deleted tenant: its events are shredded, passed over by every reader).
+    fn open_audit(&self, payload: &[u8]) -> Result<Option<AuditEvent>> {
         let (header, sealed) = AuditHeader::decode(payload)
             .ok_or_else(|| Error::Envelope("not an audit event entry".into()))?;
         let scope = header.tenant.map_or(Scope::System, Scope::Tenant);
-        let key = self.key_of(scope, header.key_version)?;
+        let key = match self.key_of(scope, header.key_version) {
+            Err(Error::Keyring(keyring::Error::Destroyed { .. })) => return Ok(None),
+            other => other?,
+        };
         let json = seal::open(&key, &header.aad(), sealed)?;
-        serde_json::from_slice(&json).map_err(|e| Error::Envelope(e.to_string()))
+        serde_json::from_slice(&json)
+            .map(Some)
+            .map_err(|e| Error::Envelope(e.to_string()))
     }
 
     /// Signs the head of the audit chain now (the hourly checkpoint); false when nothing

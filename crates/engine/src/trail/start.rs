@@ -39,7 +39,10 @@ pub(crate) fn recover_unaudited(
     let mut recovered = 0u64;
     for entry in engine.journal().read_from(from)? {
         let entry = entry?;
-        let (header, body) = applier.decode_body(&entry.payload)?;
+        // An entry of a destroyed scope is shredded: its events went with the scope's keys.
+        let Some((header, body)) = applier.decode_body(&entry.payload)? else {
+            continue;
+        };
         for mut event in body.audit {
             if auditor.index.has_event(&event.id)? {
                 continue;
@@ -82,8 +85,9 @@ pub(crate) fn catch_up_index(engine: &Engine, report: &mut Vec<String>) -> Resul
     let mut position = None;
     for entry in auditor.log.read_from(from)? {
         let entry = entry?;
-        if let Some((header, _)) = AuditHeader::decode(&entry.payload) {
-            let event = engine.open_audit(&entry.payload)?;
+        if let Some((header, _)) = AuditHeader::decode(&entry.payload)
+            && let Some(event) = engine.open_audit(&entry.payload)?
+        {
             rows.push(index_row(entry.seq, header.source, header.tenant, &event));
         }
         position = Some((entry.seq, entry.hash));
