@@ -29,6 +29,7 @@ pub mod progress;
 pub mod restore;
 pub mod retention;
 pub mod service;
+pub mod shred;
 pub mod stream;
 pub mod take;
 pub mod verify;

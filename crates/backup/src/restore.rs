@@ -35,7 +35,6 @@ use crate::take::{AUDIT, AUDIT_KEY, CHECKPOINTS, JOURNAL, STATE, archive_key_aad
 use crate::{Error, Result};
 
 /// Largest keyring object read.
-const MAX_KEYRING: u64 = 512 * 1024 * 1024;
 /// Largest attachment object read.
 const MAX_BLOB: u64 = 8 * 1024 * 1024 * 1024;
 
@@ -287,7 +286,7 @@ pub async fn restore(request: Request, progress: Arc<dyn Progress>) -> Result<Re
             dest.name()
         )));
     };
-    let stored = dest.get_bytes(newest, MAX_KEYRING).await?;
+    let stored = dest.get_bytes(newest, crate::shred::MAX_KEYRING).await?;
     keyring::check_stored(&stored, &master)?;
     let catalog = Catalog::read(dest, &keyring::backup_manifest_key(&master)).await?;
     let (base, from_snapshot, chain) = choose(&catalog, request.at)?;

@@ -54,6 +54,15 @@ pub struct Service {
     keep: Keep,
     running: tokio::sync::Mutex<()>,
     status: Mutex<BTreeMap<String, Status>>,
+    /// Per destination, the destroyed scopes it was last found free of (see [`Service::shred`]).
+    shredded: Mutex<BTreeMap<String, Vec<String>>>,
+}
+
+/// One destination's shredding.
+#[derive(Debug)]
+pub struct ShredOutcome {
+    pub destination: String,
+    pub result: crate::Result<crate::shred::Shredded>,
 }
 
 impl Service {
@@ -84,6 +93,7 @@ impl Service {
             keep,
             running: tokio::sync::Mutex::new(()),
             status: Mutex::new(status),
+            shredded: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -108,6 +118,9 @@ impl Service {
         if run == Run::Full {
             self.prune(&outcomes).await;
         }
+        // A key destroyed since a destination was last checked (or while this run uploaded an
+        // older keyring copy) must not stay there.
+        self.shred_locked(false).await;
         let now = self.engine.now().millis();
         if let Ok(mut status) = self.status.lock() {
             for outcome in &outcomes {
@@ -125,6 +138,71 @@ impl Service {
                     Err(e) => s.last_error = Some(e.to_string()),
                 }
             }
+        }
+        outcomes
+    }
+
+    /// Removes, at every destination, the keyring copies that still hold a key destroyed here
+    /// (waits for a run in progress to end first, so that no run uploads an older copy after
+    /// it). Each destination's outcome is recorded: `backup.shredded` or `backup.shred_failed`.
+    /// A destination that fails is tried again after every later run.
+    pub async fn shred(&self) -> Vec<ShredOutcome> {
+        let _one = self.running.lock().await;
+        self.shred_locked(true).await
+    }
+
+    /// [`Service::shred`] with the run lock held; unless `always`, only the destinations not
+    /// yet found free of the scopes destroyed now.
+    async fn shred_locked(&self, always: bool) -> Vec<ShredOutcome> {
+        use audit::event::Outcome as Result_;
+        let destroyed: Vec<String> = match self.engine.destroyed_scopes() {
+            Ok(d) => d.into_iter().map(|(scope, _)| scope).collect(),
+            Err(e) => {
+                tracing::error!(error = %e, "the destroyed keys could not be read");
+                return Vec::new();
+            }
+        };
+        let mut outcomes = Vec::new();
+        for dest in &self.destinations {
+            let clean = self
+                .shredded
+                .lock()
+                .is_ok_and(|m| m.get(dest.name()) == Some(&destroyed));
+            if clean && !always {
+                continue;
+            }
+            let result = crate::shred::shred(&self.engine, dest).await;
+            let draft = match &result {
+                Ok(done) => {
+                    if let Ok(mut m) = self.shredded.lock() {
+                        m.insert(dest.name().to_owned(), done.destroyed.clone());
+                    }
+                    if done.removed == 0 && !always {
+                        None
+                    } else {
+                        Some(
+                            engine::Draft::new("backup.shredded", Result_::Success)
+                                .on("destination", dest.name())
+                                .with("keyring_copies_removed", done.removed)
+                                .with("keyring_generation", done.generation),
+                        )
+                    }
+                }
+                Err(e) => Some(
+                    engine::Draft::new("backup.shred_failed", Result_::Failure)
+                        .on("destination", dest.name())
+                        .because(&e.to_string()),
+                ),
+            };
+            if let Some(draft) = draft
+                && let Err(e) = self.engine.audit(engine::Scope::System, draft).await
+            {
+                tracing::error!(error = %e, "a shredding event could not be recorded");
+            }
+            outcomes.push(ShredOutcome {
+                destination: dest.name().to_owned(),
+                result,
+            });
         }
         outcomes
     }

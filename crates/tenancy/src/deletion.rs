@@ -204,6 +204,7 @@ impl Tenancy {
     /// decision, said in the receipt). With `skip_grace` and no pending request (a tenant that
     /// came back with an old backup, say), a request by `operator` is made first.
     pub async fn destroy(&self, tenant: TenantId, skip_grace: bool) -> Result<Destruction> {
+        let mut made_now = false;
         let request = match self.deletion(tenant)? {
             Some(d)
                 if matches!(
@@ -219,14 +220,15 @@ impl Tenancy {
             _ if skip_grace => {
                 let event = self.request_event(tenant, "operator", 0)?;
                 self.engine.commit(Scope::System, &event).await?;
+                made_now = true;
                 self.deletion(tenant)?
                     .ok_or(Error::NoPendingDeletion(tenant))?
             }
             _ => return Err(Error::NoPendingDeletion(tenant)),
         };
         let now = self.engine.now().millis();
-        let grace_skipped = now < request.execute_after;
-        if grace_skipped && !skip_grace {
+        let early = now < request.execute_after;
+        if early && !skip_grace {
             return Err(Error::GraceNotOver {
                 tenant,
                 execute_after: request.execute_after,
@@ -257,7 +259,7 @@ impl Tenancy {
                 state_rows,
                 blob_files,
             },
-            grace_skipped,
+            grace_skipped: early || made_now,
         })
     }
 
