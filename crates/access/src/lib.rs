@@ -132,6 +132,9 @@ pub enum Action {
     /// Take backups, read their status, restore a tenant to a moment (system administrators
     /// only: a restore acts on the whole installation or across a tenant's data).
     ManageBackups,
+    /// Request (and cancel) the deletion of a whole tenant (P15): its owners, re-authenticated,
+    /// and system administrators.
+    DeleteTenant,
     /// Create, change (a new schema version) and delete collections.
     ManageCollections,
     /// List collections and read their schemas.
@@ -214,6 +217,7 @@ fn authorize_system(via: &Via, action: Action, resource: &Resource<'_>) -> Resul
         (Action::InviteOwner, Resource::Tenant(_)) => Ok(()),
         (Action::ReadAudit, Resource::System | Resource::Tenant(_)) => Ok(()),
         (Action::ManageBackups, Resource::System | Resource::Tenant(_)) => Ok(()),
+        (Action::DeleteTenant, Resource::Tenant(_)) => Ok(()),
         (Action::ManageOwnAccount | Action::EnrollMfa, Resource::OwnAccount) => match via {
             Via::Session { .. } => Ok(()),
             _ => deny("tokens cannot change accounts"),

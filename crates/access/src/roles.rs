@@ -180,6 +180,7 @@ pub(crate) fn grants_admin(role: RoleRef, action: Action) -> bool {
                 | A::ReadAccessReview
                 | A::ReadAudit
                 | A::ManageCollections
+                | A::DeleteTenant
         ),
         RoleRef::Builtin(BuiltinRole::Admin) => matches!(
             action,

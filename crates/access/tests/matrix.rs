@@ -52,6 +52,7 @@ enum Act {
     ReadAccessReview,
     ReadAudit,
     ManageBackups,
+    DeleteTenant,
     ManageCollections,
     ReadCollections,
     ManageOwnAccount,
@@ -147,6 +148,7 @@ fn administers(role: &Role, act: Act) -> bool {
         ReadAccessReview,
         ReadAudit,
         ManageCollections,
+        DeleteTenant,
     ];
     let admin = [
         ReadUsers,
@@ -221,6 +223,7 @@ fn expected(who: &Who, act: Act, res: Res) -> bool {
             (Act::InviteOwner, Res::Tenant { .. }) => true,
             (Act::ReadAudit, Res::System | Res::Tenant { .. }) => true,
             (Act::ManageBackups, Res::System | Res::Tenant { .. }) => true,
+            (Act::DeleteTenant, Res::Tenant { .. }) => true,
             (Act::ManageOwnAccount | Act::EnrollMfa, Res::OwnAccount) => session,
             _ => false,
         };
@@ -296,7 +299,7 @@ fn principals() -> Vec<Who> {
     out
 }
 
-const ACTIONS: [Action; 19] = [
+const ACTIONS: [Action; 20] = [
     Action::ManageTenants,
     Action::InviteOwner,
     Action::ReadUsers,
@@ -308,6 +311,7 @@ const ACTIONS: [Action; 19] = [
     Action::ReadAccessReview,
     Action::ReadAudit,
     Action::ManageBackups,
+    Action::DeleteTenant,
     Action::ManageCollections,
     Action::ReadCollections,
     Action::ManageOwnAccount,
@@ -333,6 +337,7 @@ fn act_of(a: Action) -> Act {
         Action::ReadAccessReview => Act::ReadAccessReview,
         Action::ReadAudit => Act::ReadAudit,
         Action::ManageBackups => Act::ManageBackups,
+        Action::DeleteTenant => Act::DeleteTenant,
         Action::ManageCollections => Act::ManageCollections,
         Action::ReadCollections => Act::ReadCollections,
         Action::ManageOwnAccount => Act::ManageOwnAccount,

@@ -229,7 +229,11 @@ pub fn builtins() -> Vec<Rule> {
         rule("disk_low", &["disk.low"], Resource, 1, 300, Warning, 3600),
         rule(
             "backup_failed",
-            &["backup.failed", "backup.drill_failed", "backup.shred_failed"],
+            &[
+                "backup.failed",
+                "backup.drill_failed",
+                "backup.shred_failed",
+            ],
             Resource,
             1,
             300,

@@ -83,7 +83,14 @@ async fn a_deletion_reaches_every_destination_and_an_old_backup_restores_it_shre
     }
     let record = live.create(doomed, CANARY, 99).await;
     live.records
-        .add_attachment(doomed, "notes", record, "f.pdf", "application/pdf", CANARY_FILE)
+        .add_attachment(
+            doomed,
+            "notes",
+            record,
+            "f.pdf",
+            "application/pdf",
+            CANARY_FILE,
+        )
         .await
         .expect("attachment");
     let full = service.run(backup::service::Run::Full).await;
@@ -109,7 +116,11 @@ async fn a_deletion_reaches_every_destination_and_an_old_backup_restores_it_shre
     }
     let [keyring_a, keyring_b] = live.paths.keyring_dirs();
     let doomed_keys = wrapped_keys(&keyring_a, &doomed.to_string());
-    assert_eq!(doomed_keys.len(), 3, "two data key versions and the index key");
+    assert_eq!(
+        doomed_keys.len(),
+        3,
+        "two data key versions and the index key"
+    );
     // Before the deletion, the destinations hold the tenant's keys (so the scan below can
     // find them if shredding misses one).
     for d in ["dest-eu", "dest-us"] {
@@ -145,7 +156,10 @@ async fn a_deletion_reaches_every_destination_and_an_old_backup_restores_it_shre
     // files, both destinations.
     for key in &doomed_keys {
         let hits = files_containing(dir.path(), key.as_bytes());
-        assert!(hits.is_empty(), "a wrapped key of the deleted tenant in {hits:?}");
+        assert!(
+            hits.is_empty(),
+            "a wrapped key of the deleted tenant in {hits:?}"
+        );
     }
     for needle in [CANARY.as_bytes(), CANARY_FILE] {
         let hits = files_containing(dir.path(), needle);
@@ -188,7 +202,13 @@ async fn a_deletion_reaches_every_destination_and_an_old_backup_restores_it_shre
     // After the deletion a full backup verifies and drills clean; shredding again finds
     // nothing left to remove.
     live.records
-        .create_record(kept, "notes", UserId::random(), &json!({ "title": "after" }), None)
+        .create_record(
+            kept,
+            "notes",
+            UserId::random(),
+            &json!({ "title": "after" }),
+            None,
+        )
         .await
         .expect("the other tenant writes on");
     let full = service.run(backup::service::Run::Full).await;

@@ -375,6 +375,9 @@ pub struct DeletionDoc {
     pub deadline: i64,
     /// The tenant's status before the request, restored by a cancellation.
     pub previous_status: crate::event::Status,
+    /// Hash of the cancellation code shown once to the requester: the members of a suspended
+    /// tenant can not sign in, so the code is how the owner cancels.
+    pub cancel_hash: Option<Blob>,
     pub cancelled_at: Option<i64>,
     pub keys_destroyed_at: Option<i64>,
     pub completed_at: Option<i64>,

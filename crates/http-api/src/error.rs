@@ -243,17 +243,18 @@ impl From<tenancy::Error> for ApiError {
                 "invalid_name",
                 format!("name: {why}"),
             ),
-            tenancy::Error::InvalidGrace => Self::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_grace",
-                e.to_string(),
-            ),
+            tenancy::Error::InvalidGrace => {
+                Self::new(StatusCode::BAD_REQUEST, "invalid_grace", e.to_string())
+            }
             tenancy::Error::DeletionPending(_) => conflict("deletion_pending", &e),
             tenancy::Error::NoPendingDeletion(_) => conflict("no_pending_deletion", &e),
             tenancy::Error::DeletionStarted(_) => conflict("deletion_started", &e),
             tenancy::Error::GraceNotOver { .. } => conflict("grace_not_over", &e),
             tenancy::Error::AlreadyDeleted(_) => conflict("already_deleted", &e),
             tenancy::Error::Shredded(_) => shredded(),
+            tenancy::Error::WrongCancelCode => {
+                Self::new(StatusCode::FORBIDDEN, "wrong_cancel_code", e.to_string())
+            }
             tenancy::Error::Files(_) => {
                 tracing::error!(error = %e, "tenant deletion: attachment files");
                 Self::internal()

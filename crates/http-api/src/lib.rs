@@ -11,6 +11,7 @@ mod audit_routes;
 pub mod auth;
 mod backup_routes;
 mod bodies;
+mod deletion_routes;
 mod error;
 mod headers;
 mod health;
@@ -88,14 +89,16 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/v1/admin",
             tenants::system_router()
                 .merge(audit_routes::system_router())
-                .merge(backup_routes::router()),
+                .merge(backup_routes::router())
+                .merge(deletion_routes::admin_router()),
         )
         .nest(
             "/api/v1/tenants",
             tenant_admin::router()
                 .merge(record_routes::router())
                 .merge(attachment_routes::router())
-                .merge(audit_routes::tenant_router()),
+                .merge(audit_routes::tenant_router())
+                .merge(deletion_routes::tenant_router()),
         )
         .nest("/api/v1", session_routes::router())
         .fallback(error::not_found)

@@ -25,8 +25,8 @@ use utoipa::openapi::{Content, Header, RefOr, Schema};
 use crate::AppState;
 use crate::error::Problem;
 use crate::{
-    attachment_routes, audit_routes, backup_routes, health, metrics, record_routes, session_routes,
-    tenant_admin, tenants,
+    attachment_routes, audit_routes, backup_routes, deletion_routes, health, metrics,
+    record_routes, session_routes, tenant_admin, tenants,
 };
 
 /// The document's media type for errors.
@@ -52,6 +52,12 @@ const PROBLEM_JSON: &str = "application/problem+json";
         backup_routes::status,
         backup_routes::run,
         backup_routes::restore_tenant,
+        deletion_routes::request_as_owner,
+        deletion_routes::cancel_with_code,
+        deletion_routes::request_as_admin,
+        deletion_routes::show_deletion,
+        deletion_routes::cancel_as_admin,
+        deletion_routes::list_deletions,
         tenants::create_tenant,
         tenants::list_tenants,
         tenants::show_tenant,
@@ -118,6 +124,7 @@ const PROBLEM_JSON: &str = "application/problem+json";
     tags(
         (name = "health", description = "Liveness, readiness and metrics."),
         (name = "audit", description = "The audit trail: reading and export."),
+        (name = "data rights", description = "Tenant deletion by crypto-shredding, with a signed receipt."),
         (name = "authentication", description = "Logins, second factors, invitations, resets."),
         (name = "account", description = "The caller's own account, sessions and tokens."),
         (name = "tenants", description = "The system administrator's tenant lifecycle."),

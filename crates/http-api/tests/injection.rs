@@ -241,7 +241,7 @@ macro_rules! schema_fields {
 
 /// Every route of the router.
 #[rustfmt::skip]
-pub const ROUTES: [Row; 70] = {
+pub const ROUTES: [Row; 76] = {
     use {Body::*, Norm::*, Read::*, Rule::*, Who::*};
     [
     row("GET", "/healthz", Anon),
@@ -299,6 +299,13 @@ pub const ROUTES: [Row; 70] = {
     row("GET", "/api/v1/admin/backups", Root),
     Row { body: Json(&[r#"{"run":"ship"}"#], &[("/run", Refused(&[422]))]), ..row("POST", "/api/v1/admin/backups", Root) },
     Row { body: Json(&[r#"{"at":0}"#], &[("/at", Refused(&[400, 422]))]), ..row("POST", "/api/v1/admin/tenants/{id}/restore", Root) },
+    // Grace 0 is refused before the password is checked: every case answers 400 and changes nothing.
+    Row { body: Json(&[r#"{"password":"{password}","code":"000000","grace_days":0}"#], &[("/password", Refused(&[400])), ("/code", Refused(&[400])), ("/grace_days", Refused(&[400, 422]))]), ..row("POST", "/t/deletion", Owner) },
+    Row { body: Json(&[r#"{"cancel_code":"src_not-a-code"}"#], &[("/cancel_code", Refused(&[409]))]), ..row("POST", "/t/deletion/cancel", Anon) },
+    Row { body: Json(&[r#"{"grace_days":0}"#], &[("/grace_days", Refused(&[400, 422]))]), ..row("POST", "/api/v1/admin/tenants/{id}/deletion", Root) },
+    row("GET", "/api/v1/admin/tenants/{id}/deletion", Root),
+    row("POST", "/api/v1/admin/tenants/{id}/deletion/cancel", Root),
+    row("GET", "/api/v1/admin/deletions", Root),
     row("GET", "/t/collections", Owner),
     Row { body: Json(&[COLLECTION], &[
         ("/name", Echo(Exact, Get("/t/collections/{answer:/name}", "{ptr}"), 64)),

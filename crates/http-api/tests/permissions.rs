@@ -84,11 +84,14 @@ impl Kind {
     }
 }
 
-/// Tenant administration rights (identity.md): owners hold all, admins all but `ManageOwners`.
+/// Tenant administration rights (identity.md): owners hold all, admins all but `ManageOwners`
+/// and `DeleteTenant`.
 #[rustfmt::skip]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Adm {
     ReadUsers, ManageUsers, ManageOwners, ManageRoles, ManageTokens, ManageSettings, Review,
+    /// `DeleteTenant` (data-rights.md: owners only).
+    DeleteTenant,
     /// `ManageCollections` (records.md: owner, admin).
     Collections,
 }
@@ -176,8 +179,8 @@ fn expected(need: Need, method: &str, kind: Kind, tn: Option<Tn>, path_tn: Tn, o
         Need::OptionalMfa => matches!(kind, Editor | Viewer | Custom),
         Need::Cookie => matches!(kind, CookieAdmin | CookieNoCsrf),
         Need::Tenant(a) => {
-            let grants =
-                kind.role() == "owner" || (kind.role() == "admin" && a != Adm::ManageOwners);
+            let owner_only = matches!(a, Adm::ManageOwners | Adm::DeleteTenant);
+            let grants = kind.role() == "owner" || (kind.role() == "admin" && !owner_only);
             full && tn == Some(path_tn) && grants
         }
         Need::Member => kind != Restricted && tn == Some(path_tn),
@@ -238,7 +241,7 @@ type Row = (
 );
 
 #[rustfmt::skip]
-const ROUTES: [Row; 88] = {
+const ROUTES: [Row; 94] = {
     use {Adm::*, Cn::*, Need::*, Set::*, Whose::*};
     [
     ("healthz", "GET", "/healthz", Anyone, No, ""),
@@ -329,6 +332,13 @@ const ROUTES: [Row; 88] = {
     ("download own attachment", "GET", "/t/records/{collection}/{record}/attachments/{attachment}", Record(Act::Read), Att(Notes, Mine), ""),
     ("delete own attachment", "DELETE", "/t/records/{collection}/{record}/attachments/{attachment}", Record(Act::Update), Att(Notes, Mine), ""),
     ("download attachment (secrets)", "GET", "/t/records/{collection}/{record}/attachments/{attachment}", Record(Act::Read), Att(Secrets, Fixed), ""),
+    // An allowed caller gets 400 (grace 0) before the password is checked: nothing changes.
+    ("request deletion", "POST", "/t/deletion", Tenant(DeleteTenant), No, r#"{"password":"{password}","grace_days":0}"#),
+    ("cancel deletion by code", "POST", "/t/deletion/cancel", Anyone, No, r#"{"cancel_code":"src_not-a-code"}"#),
+    ("request deletion (admin)", "POST", "/api/v1/admin/tenants/{id}/deletion", System, No, r#"{"grace_days":0}"#),
+    ("show deletion", "GET", "/api/v1/admin/tenants/{id}/deletion", System, No, ""),
+    ("cancel deletion (admin)", "POST", "/api/v1/admin/tenants/{id}/deletion/cancel", System, No, ""),
+    ("deletions", "GET", "/api/v1/admin/deletions", System, No, ""),
     ]
 };
 

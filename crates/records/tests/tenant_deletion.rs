@@ -128,7 +128,7 @@ async fn a_deleted_tenant_is_shredded_everywhere_and_the_rest_stays() {
     );
 
     // The request suspends the tenant; resuming it is refused; a cancellation restores it.
-    let requested = tenancy
+    let (requested, code) = tenancy
         .request_deletion(doomed, "system administrator test", Some(7))
         .await
         .expect("request");
@@ -152,7 +152,18 @@ async fn a_deleted_tenant_is_shredded_everywhere_and_the_rest_stays() {
             Err(tenancy::Error::InvalidGrace)
         ));
     }
-    let cancelled = tenancy.cancel_deletion(doomed).await.expect("cancel");
+    // The cancellation code shown once cancels it; another code does not.
+    assert!(matches!(
+        tenancy
+            .cancel_deletion_with_code(doomed, "src_not-the-code")
+            .await,
+        Err(tenancy::Error::WrongCancelCode)
+    ));
+    assert_eq!(tenancy.show(doomed).expect("show").status, "suspended");
+    let cancelled = tenancy
+        .cancel_deletion_with_code(doomed, code.expose())
+        .await
+        .expect("cancel");
     assert_eq!(cancelled.status, "cancelled");
     assert_eq!(tenancy.show(doomed).expect("show").status, "active");
     assert!(matches!(

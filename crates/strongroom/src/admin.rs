@@ -1,6 +1,7 @@
 //! Offline administration commands. Each takes the data-directory lock (through the engine) so it
 //! can never run beside a live server on the same data.
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -238,6 +239,90 @@ pub fn restore_tenant(storage: &StorageArgs, id: &str, at: &str) -> anyhow::Resu
         restored.entry.at.millis() - 1,
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `strongroom tenants delete-now ID [--skip-grace] [--receipt FILE]`.
+pub fn delete_now(
+    storage: &StorageArgs,
+    id: &str,
+    skip_grace: bool,
+    receipt_file: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let tenant: TenantId = id.parse()?;
+    let (config, paths) = backup_cmd::checked(storage)?;
+    let destinations = match config.backup {
+        Some(_) => backup_cmd::destinations(&config)?,
+        None => Vec::new(),
+    };
+    let engine = open(storage)?;
+    let service = (!destinations.is_empty())
+        .then(|| backup_cmd::offline_service(&config, &paths, &engine, destinations));
+    let tenancy = Tenancy::new(engine.clone());
+    let result = backup_cmd::runtime()?.block_on(crate::deletions::carry_out(
+        &tenancy,
+        service.as_deref(),
+        tenant,
+        skip_grace,
+    ));
+    engine.shutdown();
+    let receipt = result.with_context(|| format!("deleting tenant {tenant}"))?;
+    let text = receipt.encode();
+    if let Some(file) = receipt_file {
+        std::fs::write(file, &text)
+            .with_context(|| format!("writing the receipt to {}", file.display()))?;
+    }
+    print!("{text}");
+    let pending: Vec<&str> = receipt
+        .document
+        .places
+        .iter()
+        .filter(|p| p.pending.is_some())
+        .map(|p| p.location.as_str())
+        .collect();
+    eprintln!(
+        "tenant {tenant} deleted: keys destroyed, {} state row(s) and {} attachment file(s) purged",
+        receipt.document.purged.state_rows, receipt.document.purged.blob_files
+    );
+    if pending.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "warning: not yet shredded at {}; the next backup run retries",
+            pending.join(", ")
+        );
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+/// `strongroom receipt verify FILE [--public-key HEX]`.
+pub fn verify_receipt(file: &Path, public_key: Option<&str>) -> anyhow::Result<ExitCode> {
+    let bytes =
+        std::fs::read(file).with_context(|| format!("reading the receipt {}", file.display()))?;
+    match tenancy::receipt::verify(&bytes, public_key) {
+        Ok(receipt) => {
+            let d = &receipt.document;
+            println!(
+                "receipt {} verifies: tenant {} deleted, keys destroyed at {}, signed by {}",
+                d.receipt,
+                d.tenant,
+                backup_cmd::show_time(d.keys_destroyed_at),
+                crypto::public_key_fingerprint(
+                    &crypto::from_hex(&d.public_key).unwrap_or_default()
+                ),
+            );
+            if public_key.is_none() {
+                println!(
+                    "note: checked against the key the receipt names; pass --public-key with the \
+                     published key to know who signed it"
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("receipt {} does NOT verify: {e}", file.display());
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 fn identity_for(engine: &Engine) -> identity::Identity {

@@ -56,7 +56,7 @@ fn open_destination(d: &config::Destination) -> anyhow::Result<Destination> {
 }
 
 /// Refuses a configuration whose `[backup]` (or storage) settings `config check` refuses.
-fn checked(storage: &StorageArgs) -> anyhow::Result<(Config, Paths)> {
+pub fn checked(storage: &StorageArgs) -> anyhow::Result<(Config, Paths)> {
     let config = settings::load(storage, None)?;
     let refused: Vec<String> = config
         .check()
@@ -128,7 +128,7 @@ fn work_dir(paths: &Paths) -> PathBuf {
     paths.data.join("backup-work")
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -168,15 +168,13 @@ fn print_outcomes(outcomes: &[backup::take::Outcome]) -> bool {
     ok
 }
 
-/// `strongroom backup now [--ship]` (offline: the server runs its own schedule).
-pub fn now(storage: &StorageArgs, ship: bool) -> anyhow::Result<ExitCode> {
-    let (config, paths) = checked(storage)?;
-    let destinations = destinations(&config)?;
-    let options = settings::engine_options(&config, false);
-    let opened = Engine::open(&paths, options).context("opening the data directories")?;
-    let engine = opened.engine;
-    let shown = Shown::new();
-    let progress: Arc<dyn Progress> = shown.clone();
+/// The backup service of an offline command (the server's lock is held by the caller).
+pub fn offline_service(
+    config: &Config,
+    paths: &Paths,
+    engine: &Engine,
+    destinations: Vec<Destination>,
+) -> Arc<backup::service::Service> {
     let keep = config.backup.as_ref().map_or(
         backup::retention::Keep {
             days: 35,
@@ -187,8 +185,19 @@ pub fn now(storage: &StorageArgs, ship: bool) -> anyhow::Result<ExitCode> {
             keyring_days: b.keyring_history_days,
         },
     );
-    let service =
-        backup::service::Service::new(engine.clone(), destinations, work_dir(&paths), keep);
+    backup::service::Service::new(engine.clone(), destinations, work_dir(paths), keep)
+}
+
+/// `strongroom backup now [--ship]` (offline: the server runs its own schedule).
+pub fn now(storage: &StorageArgs, ship: bool) -> anyhow::Result<ExitCode> {
+    let (config, paths) = checked(storage)?;
+    let destinations = destinations(&config)?;
+    let options = settings::engine_options(&config, false);
+    let opened = Engine::open(&paths, options).context("opening the data directories")?;
+    let engine = opened.engine;
+    let shown = Shown::new();
+    let progress: Arc<dyn Progress> = shown.clone();
+    let service = offline_service(&config, &paths, &engine, destinations);
     let run = if ship {
         backup::service::Run::Ship
     } else {

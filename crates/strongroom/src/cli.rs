@@ -53,6 +53,9 @@ enum Command {
     /// Tenant administration (offline: the server must be stopped; use the API while it runs).
     #[command(subcommand)]
     Tenants(TenantsCommand),
+    /// Deletion receipts.
+    #[command(subcommand)]
+    Receipt(ReceiptCommand),
     /// Derived-state tools.
     #[command(subcommand)]
     State(StateCommand),
@@ -264,6 +267,36 @@ enum TenantsCommand {
         #[command(flatten)]
         storage: StorageArgs,
     },
+    /// Carry out a tenant's deletion now (P15), offline: its keys destroyed in both keyring
+    /// copies and at every backup destination, its rows and attachment files purged, a signed
+    /// receipt written. Refused before the grace period of its request ends unless
+    /// --skip-grace (recorded in the receipt); with --skip-grace and no request, one is made.
+    DeleteNow {
+        /// Tenant id (tn_…).
+        id: String,
+        /// Carry it out before the grace period ends (or without a request). Irreversible.
+        #[arg(long)]
+        skip_grace: bool,
+        /// Also write the receipt to this file (it is printed and stored in any case).
+        #[arg(long, value_name = "FILE")]
+        receipt: Option<PathBuf>,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ReceiptCommand {
+    /// Check a deletion receipt's signature; exit status 1 when it does not verify.
+    Verify {
+        /// The receipt, exactly as issued.
+        file: PathBuf,
+        /// The public key to check against (hex, as `strongroom audit pubkey` prints it).
+        /// Without it, the key the receipt names is used: that only shows the receipt is
+        /// intact, not who signed it.
+        #[arg(long, value_name = "HEX")]
+        public_key: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -284,6 +317,9 @@ impl Cli {
             Command::Keys(KeysCommand::Rotate(args)) => admin::rotate(&args),
             Command::Keys(KeysCommand::List(args)) => admin::keys_list(&args),
             Command::Tenants(cmd) => run_tenants(cmd),
+            Command::Receipt(ReceiptCommand::Verify { file, public_key }) => {
+                admin::verify_receipt(&file, public_key.as_deref())
+            }
             Command::State(StateCommand::Digest(args)) => admin::state_digest(&args),
             Command::Admin(AdminCommand::Create { email, storage }) => {
                 admin::create_system_admin(&storage, &email)
@@ -337,5 +373,11 @@ fn run_tenants(cmd: TenantsCommand) -> anyhow::Result<ExitCode> {
         TenantsCommand::Suspend { id, storage } => admin::tenants(&storage, A::Suspend(id)),
         TenantsCommand::Resume { id, storage } => admin::tenants(&storage, A::Resume(id)),
         TenantsCommand::Restore { id, at, storage } => admin::restore_tenant(&storage, &id, &at),
+        TenantsCommand::DeleteNow {
+            id,
+            skip_grace,
+            receipt,
+            storage,
+        } => admin::delete_now(&storage, &id, skip_grace, receipt.as_deref()),
     }
 }

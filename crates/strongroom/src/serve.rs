@@ -86,6 +86,11 @@ async fn serve(
     let identity = identity::Identity::new(engine.clone(), identity_config);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let backups = Backups::start(&config, engine.clone(), stopped.clone())?;
+    let deletions = crate::deletions::start(
+        engine.clone(),
+        backups.as_ref().map(|b| Arc::clone(&b.service)),
+        stopped.clone(),
+    );
     let state = Arc::new(http_api::AppState {
         tenancy: Tenancy::new(engine.clone()),
         metrics: Arc::new(http_api::Metrics::new(
@@ -126,6 +131,15 @@ async fn serve(
     tracing::info!(%addr, "listening");
     server.serve(http_api::router(state), stopped).await;
     watch.shutdown().await;
+    // A deletion in progress finishes its step (each is safe to repeat at the next start).
+    if tokio::time::timeout(Duration::from_secs(60), deletions)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "a tenant deletion was still running at shutdown; it resumes at the next start"
+        );
+    }
     if let Some(backups) = backups {
         backups.shutdown().await;
     }

@@ -7,7 +7,8 @@
 //! Every step is safe to repeat after a crash: the keys go before the rows, so the journal never
 //! records a deletion whose keys still exist. See `docs/design/data-rights.md`.
 
-use engine::event::{Event, Status};
+use crypto::Secret;
+use engine::event::{Blob, Event, Status};
 use engine::model::{AttachmentDoc, DeletionDoc, DeletionStatus, SYSTEM_REALM};
 use engine::shred::Destroyed;
 use engine::{Scope, TenantStatus};
@@ -24,8 +25,20 @@ pub const MAX_GRACE_DAYS: u32 = 30;
 pub const DEADLINE_DAYS: i64 = 30;
 
 const DAY_MS: i64 = 86_400_000;
+/// First characters of a cancellation code.
+const CANCEL_CODE_PREFIX: &str = "src_";
 /// Page size when listing documents.
 const PAGE: u32 = 500;
+
+/// The grace period asked for, checked: 1 to 30 days, 7 when none is named.
+pub fn check_grace(grace_days: Option<u32>) -> Result<u32> {
+    let grace = grace_days.unwrap_or(DEFAULT_GRACE_DAYS);
+    if (1..=MAX_GRACE_DAYS).contains(&grace) {
+        Ok(grace)
+    } else {
+        Err(Error::InvalidGrace)
+    }
+}
 
 /// A deletion request as an API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
@@ -89,22 +102,35 @@ impl Tenancy {
 
     /// Requests the tenant's deletion after `grace_days` (1 to 30; default 7). The tenant is
     /// suspended from now on. `requested_by` says who asked, for the trail and the receipt.
+    ///
+    /// Returns the request and its **cancellation code**, shown once and kept only as a hash:
+    /// the tenant's members can not sign in while it is suspended, so the code is how the
+    /// requester cancels ([`Tenancy::cancel_deletion_with_code`]).
     pub async fn request_deletion(
         &self,
         tenant: TenantId,
         requested_by: &str,
         grace_days: Option<u32>,
-    ) -> Result<Deletion> {
-        let grace = grace_days.unwrap_or(DEFAULT_GRACE_DAYS);
-        if !(1..=MAX_GRACE_DAYS).contains(&grace) {
-            return Err(Error::InvalidGrace);
-        }
-        let event = self.request_event(tenant, requested_by, i64::from(grace) * DAY_MS)?;
+    ) -> Result<(Deletion, Secret<String>)> {
+        let grace = check_grace(grace_days)?;
+        let code = crypto::generate_token(CANCEL_CODE_PREFIX);
+        let event = self.request_event(
+            tenant,
+            requested_by,
+            i64::from(grace) * DAY_MS,
+            Some(crypto::token_hash(code.expose()).to_vec()),
+        )?;
         self.engine.commit(Scope::System, &event).await?;
-        self.deletion_view(tenant)
+        Ok((self.deletion_view(tenant)?, code))
     }
 
-    fn request_event(&self, tenant: TenantId, by: &str, grace_ms: i64) -> Result<Event> {
+    fn request_event(
+        &self,
+        tenant: TenantId,
+        by: &str,
+        grace_ms: i64,
+        cancel_hash: Option<Vec<u8>>,
+    ) -> Result<Event> {
         let row = self
             .engine
             .state()
@@ -132,6 +158,7 @@ impl Tenancy {
                     TenantStatus::Active => Status::Active,
                     TenantStatus::Suspended => Status::Suspended,
                 },
+                cancel_hash: cancel_hash.map(Blob),
                 cancelled_at: None,
                 keys_destroyed_at: None,
                 completed_at: None,
@@ -140,13 +167,40 @@ impl Tenancy {
         })
     }
 
-    /// Cancels a pending deletion before its grace period ends; the tenant gets back the status
-    /// it had before the request.
-    pub async fn cancel_deletion(&self, tenant: TenantId) -> Result<Deletion> {
-        let request = self
-            .deletion(tenant)?
+    /// Cancels a pending deletion with the code its request returned (the requester, whose
+    /// sessions the suspension refuses).
+    pub async fn cancel_deletion_with_code(
+        &self,
+        tenant: TenantId,
+        code: &str,
+    ) -> Result<Deletion> {
+        let request = self.pending(tenant)?;
+        let given = crypto::token_hash(code);
+        let matches = request
+            .cancel_hash
+            .as_ref()
+            .is_some_and(|h| crypto::ct_eq(&h.0, &given));
+        if !matches {
+            return Err(Error::WrongCancelCode);
+        }
+        self.cancel_pending(request).await
+    }
+
+    fn pending(&self, tenant: TenantId) -> Result<DeletionDoc> {
+        self.deletion(tenant)?
             .filter(|d| d.status == DeletionStatus::Pending)
-            .ok_or(Error::NoPendingDeletion(tenant))?;
+            .ok_or(Error::NoPendingDeletion(tenant))
+    }
+
+    /// Cancels a pending deletion before its grace period ends (a system administrator); the
+    /// tenant gets back the status it had before the request.
+    pub async fn cancel_deletion(&self, tenant: TenantId) -> Result<Deletion> {
+        let request = self.pending(tenant)?;
+        self.cancel_pending(request).await
+    }
+
+    async fn cancel_pending(&self, request: DeletionDoc) -> Result<Deletion> {
+        let tenant = request.tenant;
         if self.engine.now().millis() >= request.execute_after {
             return Err(Error::DeletionStarted(tenant));
         }
@@ -218,7 +272,7 @@ impl Tenancy {
                 return Err(Error::AlreadyDeleted(tenant));
             }
             _ if skip_grace => {
-                let event = self.request_event(tenant, "operator", 0)?;
+                let event = self.request_event(tenant, "operator", 0, None)?;
                 self.engine.commit(Scope::System, &event).await?;
                 made_now = true;
                 self.deletion(tenant)?

@@ -35,6 +35,8 @@ pub enum Error {
     },
     #[error("tenant {0} is already deleted")]
     AlreadyDeleted(TenantId),
+    #[error("the cancellation code does not match this tenant's deletion request")]
+    WrongCancelCode,
     #[error("the grace period must be 1 to 30 days")]
     InvalidGrace,
     #[error("tenant {0}'s keys are destroyed: its data can not be read")]

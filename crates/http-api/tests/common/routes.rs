@@ -10,8 +10,12 @@
 use std::collections::BTreeSet;
 
 /// Every module with a router, and its source.
-const SOURCES: [(&str, &str); 10] = [
+const SOURCES: [(&str, &str); 11] = [
     ("health", include_str!("../../src/health.rs")),
+    (
+        "deletion_routes",
+        include_str!("../../src/deletion_routes.rs"),
+    ),
     ("audit_routes", include_str!("../../src/audit_routes.rs")),
     ("backup_routes", include_str!("../../src/backup_routes.rs")),
     ("metrics", include_str!("../../src/metrics.rs")),

@@ -1,0 +1,110 @@
+//! Tenant deletions (P15) carried out: by the running server once a minute (and at start) for
+//! every request whose grace period is over, and by `strongroom tenants delete-now` offline.
+//! One deletion: the tenant's keys destroyed and its rows and files purged
+//! ([`tenancy::Tenancy::destroy`]), every backup destination shredded, the receipt signed and
+//! stored, then a full backup, so that the newest snapshot at every destination holds no row of
+//! the tenant. A step that fails is a `tenant.deletion_failed` event (and alert) and is tried
+//! again at the next look; a destination that is down is named as pending in the receipt and
+//! shredded by a later backup run.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use audit::Outcome;
+use backup::service::{Run, Service};
+use engine::{Draft, Engine, Scope};
+use tenancy::Tenancy;
+use tenancy::receipt::{Place, Receipt};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use types::TenantId;
+
+/// How often the server looks for deletions that are due.
+const LOOK_EVERY: Duration = Duration::from_secs(60);
+
+/// Carries out one deletion; see the module documentation.
+pub async fn carry_out(
+    tenancy: &Tenancy,
+    backups: Option<&Service>,
+    tenant: TenantId,
+    skip_grace: bool,
+) -> anyhow::Result<Receipt> {
+    let destruction = tenancy.destroy(tenant, skip_grace).await?;
+    let mut places = Vec::new();
+    if let Some(service) = backups {
+        for outcome in service.shred().await {
+            places.push(match outcome.result {
+                Ok(done) => Place {
+                    place: "backup destination".into(),
+                    location: outcome.destination,
+                    at: Some(done.at),
+                    copies_removed: Some(done.removed),
+                    pending: None,
+                },
+                Err(e) => Place {
+                    place: "backup destination".into(),
+                    location: outcome.destination,
+                    at: None,
+                    copies_removed: None,
+                    pending: Some(e.to_string()),
+                },
+            });
+        }
+    }
+    let receipt = tenancy.finish(&destruction, places).await?;
+    if let Some(service) = backups {
+        // Its outcomes are recorded by the service (a failure is an alert of its own).
+        service.run(Run::Full).await;
+    }
+    Ok(receipt)
+}
+
+/// The server's look at due deletions, once a minute until `stopped`.
+pub fn start(
+    engine: Engine,
+    backups: Option<Arc<Service>>,
+    mut stopped: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let tenancy = Tenancy::new(engine.clone());
+        let mut look = tokio::time::interval(LOOK_EVERY);
+        look.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = look.tick() => {}
+                _ = stopped.changed() => return,
+            }
+            let due = match tenancy.deletions_due() {
+                Ok(due) => due,
+                Err(e) => {
+                    tracing::error!(error = %e, "the due tenant deletions could not be read");
+                    continue;
+                }
+            };
+            for request in due {
+                if *stopped.borrow() {
+                    return;
+                }
+                let tenant = request.tenant;
+                match carry_out(&tenancy, backups.as_deref(), tenant, false).await {
+                    Ok(receipt) => tracing::info!(
+                        %tenant,
+                        receipt = %receipt.document.receipt,
+                        "tenant deleted"
+                    ),
+                    Err(e) => failed(&engine, tenant, &e).await,
+                }
+            }
+        }
+    })
+}
+
+async fn failed(engine: &Engine, tenant: TenantId, error: &anyhow::Error) {
+    tracing::error!(%tenant, error = %error, "a tenant deletion failed; it is tried again in a minute");
+    let draft = Draft::new("tenant.deletion_failed", Outcome::Failure)
+        .on("tenant", tenant)
+        .because(&format!("{error:#}"));
+    if let Err(e) = engine.audit(Scope::System, draft).await {
+        tracing::error!(error = %e, "a deletion failure could not be recorded");
+    }
+}
