@@ -294,11 +294,33 @@ pub fn delete_now(
     }
 }
 
-/// `strongroom receipt verify FILE [--public-key HEX]`.
+/// A public key as `strongroom audit pubkey` prints it (base64) or as a receipt names it (hex),
+/// in hex.
+fn public_key_hex(text: &str) -> anyhow::Result<String> {
+    use base64::Engine as _;
+    let text = text.trim();
+    let bytes = match crypto::from_hex(&text.to_ascii_lowercase()) {
+        Some(bytes) => bytes,
+        None => base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(|_| anyhow::anyhow!("--public-key: neither hex nor base64"))?,
+    };
+    if bytes.len() != crypto::PUBLIC_KEY_LEN {
+        bail!(
+            "--public-key: {} bytes; an Ed25519 public key has {}",
+            bytes.len(),
+            crypto::PUBLIC_KEY_LEN
+        );
+    }
+    Ok(crypto::hex(bytes))
+}
+
+/// `strongroom receipt verify FILE [--public-key KEY]`.
 pub fn verify_receipt(file: &Path, public_key: Option<&str>) -> anyhow::Result<ExitCode> {
     let bytes =
         std::fs::read(file).with_context(|| format!("reading the receipt {}", file.display()))?;
-    match tenancy::receipt::verify(&bytes, public_key) {
+    let public_key = public_key.map(public_key_hex).transpose()?;
+    match tenancy::receipt::verify(&bytes, public_key.as_deref()) {
         Ok(receipt) => {
             let d = &receipt.document;
             println!(

@@ -291,10 +291,11 @@ enum ReceiptCommand {
     Verify {
         /// The receipt, exactly as issued.
         file: PathBuf,
-        /// The public key to check against (hex, as `strongroom audit pubkey` prints it).
+        /// The public key to check against: base64, as `strongroom audit pubkey` prints it, or
+        /// hex.
         /// Without it, the key the receipt names is used: that only shows the receipt is
         /// intact, not who signed it.
-        #[arg(long, value_name = "HEX")]
+        #[arg(long, value_name = "KEY")]
         public_key: Option<String>,
     },
 }

@@ -17,6 +17,8 @@ mod cli;
 mod common;
 #[path = "backup/s3.rs"]
 mod s3;
+#[path = "common/tenant.rs"]
+mod tenant;
 #[path = "common/webhook.rs"]
 mod webhook;
 
