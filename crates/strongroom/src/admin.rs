@@ -265,7 +265,8 @@ pub fn delete_now(
         skip_grace,
     ));
     engine.shutdown();
-    let receipt = result.with_context(|| format!("deleting tenant {tenant}"))?;
+    let done = result.with_context(|| format!("deleting tenant {tenant}"))?;
+    let receipt = done.receipt;
     let text = receipt.encode();
     if let Some(file) = receipt_file {
         std::fs::write(file, &text)
@@ -283,6 +284,7 @@ pub fn delete_now(
         "tenant {tenant} deleted: keys destroyed, {} state row(s) and {} attachment file(s) purged",
         receipt.document.purged.state_rows, receipt.document.purged.blob_files
     );
+    eprintln!("timings: {}", done.took);
     if pending.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {

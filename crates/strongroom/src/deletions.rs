@@ -8,7 +8,7 @@
 //! shredded by a later backup run.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use audit::Outcome;
 use backup::service::{Run, Service};
@@ -28,8 +28,9 @@ pub async fn carry_out(
     backups: Option<&Service>,
     tenant: TenantId,
     skip_grace: bool,
-) -> anyhow::Result<Receipt> {
+) -> anyhow::Result<Done> {
     let destruction = tenancy.destroy(tenant, skip_grace).await?;
+    let started = Instant::now();
     let mut places = Vec::new();
     if let Some(service) = backups {
         for outcome in service.shred().await {
@@ -51,12 +52,58 @@ pub async fn carry_out(
             });
         }
     }
+    let shred = started.elapsed();
     let receipt = tenancy.finish(&destruction, places).await?;
+    let sign = started.elapsed() - shred;
     if let Some(service) = backups {
         // Its outcomes are recorded by the service (a failure is an alert of its own).
         service.run(Run::Full).await;
     }
-    Ok(receipt)
+    Ok(Done {
+        receipt,
+        took: Took {
+            destroy: destruction.took,
+            shred,
+            receipt: sign,
+            backup: started.elapsed() - shred - sign,
+        },
+    })
+}
+
+/// A deletion carried out: its receipt, and how long each step took.
+pub struct Done {
+    pub receipt: Receipt,
+    pub took: Took,
+}
+
+/// How long each step of a deletion took.
+#[derive(Debug, Clone, Copy)]
+pub struct Took {
+    pub destroy: tenancy::deletion::Took,
+    /// Every backup destination shredded.
+    pub shred: Duration,
+    /// The receipt signed and stored.
+    pub receipt: Duration,
+    /// The full backup after it.
+    pub backup: Duration,
+}
+
+impl std::fmt::Display for Took {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        write!(
+            f,
+            "keys destroyed in both keyring copies {:.1} ms; rows purged {:.1} ms; \
+             attachment files {:.1} ms; backup destinations shredded {:.1} ms; receipt {:.1} ms; \
+             full backup {:.1} ms",
+            ms(self.destroy.keys),
+            ms(self.destroy.purge),
+            ms(self.destroy.files),
+            ms(self.shred),
+            ms(self.receipt),
+            ms(self.backup),
+        )
+    }
 }
 
 /// The server's look at due deletions, once a minute until `stopped`.
@@ -87,9 +134,10 @@ pub fn start(
                 }
                 let tenant = request.tenant;
                 match carry_out(&tenancy, backups.as_deref(), tenant, false).await {
-                    Ok(receipt) => tracing::info!(
+                    Ok(done) => tracing::info!(
                         %tenant,
-                        receipt = %receipt.document.receipt,
+                        receipt = %done.receipt.document.receipt,
+                        took = %done.took,
                         "tenant deleted"
                     ),
                     Err(e) => failed(&engine, tenant, &e).await,

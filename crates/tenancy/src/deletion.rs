@@ -7,6 +7,8 @@
 //! Every step is safe to repeat after a crash: the keys go before the rows, so the journal never
 //! records a deletion whose keys still exist. See `docs/design/data-rights.md`.
 
+use std::time::{Duration, Instant};
+
 use crypto::Secret;
 use engine::event::{Blob, Event, Status};
 use engine::model::{AttachmentDoc, DeletionDoc, DeletionStatus, SYSTEM_REALM};
@@ -92,6 +94,19 @@ pub struct Destruction {
     pub keys: Destroyed,
     pub purged: Purged,
     pub grace_skipped: bool,
+    pub took: Took,
+}
+
+/// How long each step of [`Tenancy::destroy`] took (reported by `tenants delete-now`, measured
+/// by `scripts/bench-deletion`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Took {
+    /// The keys out of both keyring copies (written and fsynced).
+    pub keys: Duration,
+    /// `TenantDeleted` committed and applied: the rows purged.
+    pub purge: Duration,
+    /// The blob files deleted in both locations.
+    pub files: Duration,
 }
 
 impl Tenancy {
@@ -294,7 +309,9 @@ impl Tenancy {
             .state()
             .tenant_rows(tenant)
             .map_err(engine::Error::from)?;
+        let started = Instant::now();
         let keys = self.engine.destroy_scope(Scope::Tenant(tenant))?;
+        let keys_took = started.elapsed();
         self.engine
             .commit(
                 Scope::System,
@@ -305,7 +322,13 @@ impl Tenancy {
             )
             .await?;
         self.engine.forget_audit_tenant(tenant)?;
+        let purge_took = started.elapsed() - keys_took;
         let blob_files = self.delete_files(&attachments)?;
+        let took = Took {
+            keys: keys_took,
+            purge: purge_took,
+            files: started.elapsed() - keys_took - purge_took,
+        };
         Ok(Destruction {
             request,
             keys,
@@ -314,6 +337,7 @@ impl Tenancy {
                 blob_files,
             },
             grace_skipped: early || made_now,
+            took,
         })
     }
 
