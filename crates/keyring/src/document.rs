@@ -58,6 +58,19 @@ pub(crate) struct ScopeRecord {
     pub index_key: Option<String>,
     /// Set when the scope was crypto-shredded.
     pub destroyed_at: Option<i64>,
+    /// For a child scope (a data subject's key under its tenant's): the parent's data key
+    /// version that wraps this scope's keys instead of the master key's KEK. A child has one
+    /// data key version; destroying the parent destroys it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ParentKey>,
+}
+
+/// The key that wraps a child scope's keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ParentKey {
+    pub scope: String,
+    pub version: u32,
 }
 
 /// One data key version of a scope.

@@ -118,6 +118,10 @@ pub enum Error {
     #[error("the `system` scope cannot be destroyed")]
     SystemScope,
 
+    /// A child scope (a data subject's key) has one key version and no children of its own.
+    #[error("scope `{0}` is a child scope: it is not rotated and has no children")]
+    ChildScope(String),
+
     /// The scope is not in the keyring.
     #[error("scope `{0}` is not in the keyring")]
     UnknownScope(String),

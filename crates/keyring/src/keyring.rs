@@ -19,8 +19,8 @@ use serde::Serialize;
 
 use crate::copies;
 use crate::document::{
-    Document, MasterKeys, SYSTEM_SCOPE, ScopeRecord, VersionRecord, data_aad, index_aad,
-    validate_scope,
+    Document, MasterKeys, ParentKey, SYSTEM_SCOPE, ScopeRecord, VersionRecord, data_aad,
+    index_aad, validate_scope,
 };
 use crate::error::{Error, Result};
 use crate::master::MasterKey;
@@ -47,6 +47,15 @@ pub struct VersionInfo {
 enum Slot {
     Data(u32),
     Index,
+}
+
+/// Removes every wrapped key of a scope record and marks it destroyed.
+fn shred(record: &mut ScopeRecord, now: i64) {
+    for version in &mut record.versions {
+        version.wrapped = None;
+    }
+    record.index_key = None;
+    record.destroyed_at = Some(now);
 }
 
 /// The keyring. Mutations take `&mut self` and persist to both locations before returning;
@@ -129,6 +138,7 @@ impl Keyring {
             versions: vec![self.wrap_version(scope, 1, now, &data)],
             index_key: Some(self.wrap(&index_aad(scope), &index)),
             destroyed_at: None,
+            parent: None,
         };
         let mut next = self.doc.clone();
         next.scopes.insert(scope.to_owned(), record);
@@ -142,6 +152,9 @@ impl Keyring {
     /// readable; the index key is unchanged. Returns the new version.
     pub fn rotate(&mut self, scope: &str, now: i64) -> Result<u32> {
         let record = self.live(scope)?;
+        if record.parent.is_some() {
+            return Err(Error::ChildScope(scope.to_owned()));
+        }
         let version = record.current.checked_add(1).ok_or_else(|| {
             Error::Corrupt(format!("scope `{scope}` has no version numbers left"))
         })?;
@@ -178,7 +191,8 @@ impl Keyring {
                 scope: scope.to_owned(),
                 version,
             })?;
-        let key = self.unwrap(
+        let key = self.unwrap_in(
+            record,
             scope,
             &format!("version {version}"),
             &data_aad(scope, version),
@@ -197,7 +211,7 @@ impl Keyring {
             .index_key
             .as_deref()
             .ok_or_else(|| Error::Corrupt(format!("scope `{scope}` has no index key")))?;
-        let key = self.unwrap(scope, "index", &index_aad(scope), wrapped)?;
+        let key = self.unwrap_in(record, scope, "index", &index_aad(scope), wrapped)?;
         Ok(self.remember(scope, Slot::Index, key))
     }
 
@@ -240,16 +254,62 @@ impl Keyring {
         if record.destroyed_at.is_some() {
             return Ok(());
         }
-        for version in &mut record.versions {
-            version.wrapped = None;
+        shred(record, now);
+        // Its children (data subjects' keys) go with it: they are wrapped by its keys.
+        let mut gone = vec![scope.to_owned()];
+        for (child, record) in &mut next.scopes {
+            let of_scope = record.parent.as_ref().is_some_and(|p| p.scope == scope);
+            if of_scope && record.destroyed_at.is_none() {
+                shred(record, now);
+                gone.push(child.clone());
+            }
         }
-        record.index_key = None;
-        record.destroyed_at = Some(now);
         self.commit(next, None)?;
         self.cache
             .write()
             .unwrap_or_else(PoisonError::into_inner)
-            .retain(|(cached, _), _| cached != scope);
+            .retain(|(cached, _), _| !gone.contains(cached));
+        Ok(())
+    }
+
+    /// Adds a child scope of `parent` (a live scope that is not a child itself): one data key
+    /// version and an index key, both wrapped by the parent's current data key, so that they
+    /// are useless without it and destroyed with it. Adding a child that exists changes
+    /// nothing.
+    pub fn add_child_scope(&mut self, scope: &str, parent: &str, now: i64) -> Result<()> {
+        validate_scope(scope)?;
+        if self.doc.scopes.contains_key(scope) {
+            return Ok(());
+        }
+        if self.live(parent)?.parent.is_some() {
+            return Err(Error::ChildScope(parent.to_owned()));
+        }
+        let (version, parent_key) = self.current(parent)?;
+        let data = Key256::generate();
+        let index = Key256::generate();
+        let wrap = |aad: String, key: &Key256| {
+            STANDARD.encode(wrap_key(&parent_key, aad.as_bytes(), key))
+        };
+        let record = ScopeRecord {
+            created_at: now,
+            current: 1,
+            versions: vec![VersionRecord {
+                version: 1,
+                created_at: now,
+                wrapped: Some(wrap(data_aad(scope, 1), &data)),
+            }],
+            index_key: Some(wrap(index_aad(scope), &index)),
+            destroyed_at: None,
+            parent: Some(ParentKey {
+                scope: parent.to_owned(),
+                version,
+            }),
+        };
+        let mut next = self.doc.clone();
+        next.scopes.insert(scope.to_owned(), record);
+        self.commit(next, None)?;
+        self.remember(scope, Slot::Data(1), data);
+        self.remember(scope, Slot::Index, index);
         Ok(())
     }
 
@@ -286,6 +346,10 @@ impl Keyring {
         let mut next = self.doc.clone();
         next.master_fingerprint = new_keys.fingerprint.clone();
         for (scope, record) in &mut next.scopes {
+            if record.parent.is_some() {
+                // Wrapped by the parent's data key, which does not change.
+                continue;
+            }
             for version in &mut record.versions {
                 if let Some(wrapped) = &mut version.wrapped {
                     let aad = data_aad(scope, version.version);
@@ -361,6 +425,31 @@ impl Keyring {
             created_at: now,
             wrapped: Some(self.wrap(&data_aad(scope, version), key)),
         }
+    }
+
+    /// Unwraps a key of `record`: under the KEK, or for a child scope under its parent's key.
+    fn unwrap_in(
+        &self,
+        record: &ScopeRecord,
+        scope: &str,
+        what: &str,
+        aad: &str,
+        wrapped: &str,
+    ) -> Result<Key256> {
+        let Some(parent) = &record.parent else {
+            return self.unwrap(scope, what, aad, wrapped);
+        };
+        let parent_key = self.key(&parent.scope, parent.version)?;
+        let bytes = STANDARD.decode(wrapped).map_err(|_| Error::Unwrap {
+            scope: scope.to_owned(),
+            what: what.to_owned(),
+            source: crypto::Error::Format("wrapped key is not base64"),
+        })?;
+        unwrap_key(&parent_key, aad.as_bytes(), &bytes).map_err(|source| Error::Unwrap {
+            scope: scope.to_owned(),
+            what: what.to_owned(),
+            source,
+        })
     }
 
     fn unwrap(&self, scope: &str, what: &str, aad: &str, wrapped: &str) -> Result<Key256> {

@@ -325,3 +325,87 @@ fn create_makes_an_empty_durable_keyring() {
     assert!(report.is_empty(), "{report:?}");
     assert_eq!((ring.generation(), ring.scopes().len()), (1, 0));
 }
+
+const SUBJECT: &str = "tn_0123456789abcdef0123456789abcdef_s0123456789abcdef0123";
+const OTHER_SUBJECT: &str = "tn_0123456789abcdef0123456789abcdef_s99999999999999999999";
+
+#[test]
+fn a_child_scope_is_wrapped_by_its_parent_and_goes_with_it() {
+    let (fx, master, mut ring) = Fixture::with_keyring();
+    ring.add_scope(TENANT, NOW).unwrap();
+    ring.add_child_scope(SUBJECT, TENANT, NOW + 1).unwrap();
+    ring.add_child_scope(OTHER_SUBJECT, TENANT, NOW + 1).unwrap();
+    // Adding it again changes nothing; a child has no children and is not rotated.
+    let (_, subject_key) = ring.current(SUBJECT).unwrap();
+    ring.add_child_scope(SUBJECT, TENANT, NOW + 2).unwrap();
+    assert_eq!(ring.current(SUBJECT).unwrap().1.expose(), subject_key.expose());
+    assert!(matches!(
+        ring.add_child_scope("tn_x_s1", SUBJECT, NOW).unwrap_err(),
+        Error::ChildScope(_)
+    ));
+    assert!(matches!(
+        ring.rotate(SUBJECT, NOW).unwrap_err(),
+        Error::ChildScope(_)
+    ));
+
+    // Wrapped by the parent's data key version 1 (recorded), not the KEK: after a rotation of
+    // the parent and a reopen (cold cache) it still opens.
+    ring.rotate(TENANT, NOW + 3).unwrap();
+    drop(ring);
+    let (ring, _) = Keyring::open(fx.dirs.clone(), &master).unwrap();
+    assert_eq!(ring.key(SUBJECT, 1).unwrap().expose(), subject_key.expose());
+    assert!(ring.index_key(SUBJECT).is_ok());
+    let doc: serde_json::Value = serde_json::from_str(&fx.read(0)).unwrap();
+    assert_eq!(doc["document"]["scopes"][SUBJECT]["parent"]["scope"], TENANT);
+    assert_eq!(doc["document"]["scopes"][SUBJECT]["parent"]["version"], 1);
+
+    // Destroying one child leaves the parent and the other child; destroying the parent
+    // destroys every child of it, in both copies.
+    let mut ring = ring;
+    let other_wrapped = doc["document"]["scopes"][OTHER_SUBJECT]["versions"][0]["wrapped"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    ring.destroy_scope(SUBJECT, NOW + 4).unwrap();
+    assert!(matches!(ring.key(SUBJECT, 1).unwrap_err(), Error::Destroyed { .. }));
+    assert!(ring.current(TENANT).is_ok());
+    assert!(ring.current(OTHER_SUBJECT).is_ok());
+    ring.destroy_scope(TENANT, NOW + 5).unwrap();
+    assert!(matches!(
+        ring.key(OTHER_SUBJECT, 1).unwrap_err(),
+        Error::Destroyed { at, .. } if at == NOW + 5
+    ));
+    for i in 0..2 {
+        assert!(!fx.read(i).contains(&other_wrapped), "copy {i}");
+    }
+    assert_key_absent(fx.tmp.path(), subject_key.expose(), "a subject's data key");
+    let destroyed: Vec<String> = ring.destroyed().into_iter().map(|(s, _)| s).collect();
+    assert_eq!(destroyed.len(), 3, "{destroyed:?}");
+}
+
+#[test]
+fn a_master_rotation_leaves_child_scopes_readable() {
+    let (fx, _master, mut ring) = Fixture::with_keyring();
+    ring.add_scope(TENANT, NOW).unwrap();
+    ring.add_child_scope(SUBJECT, TENANT, NOW).unwrap();
+    let (_, key) = ring.current(SUBJECT).unwrap();
+    let new_master = MasterKey::from_key(Key256::generate());
+    ring.rewrap(&new_master).unwrap();
+    drop(ring);
+    let (ring, _) = Keyring::open(fx.dirs.clone(), &new_master).unwrap();
+    assert_eq!(ring.key(SUBJECT, 1).unwrap().expose(), key.expose());
+}
+
+#[test]
+fn a_stored_copy_holding_a_destroyed_key_is_found() {
+    let (_fx, _master, mut ring) = Fixture::with_keyring();
+    ring.add_scope(TENANT, NOW).unwrap();
+    ring.add_child_scope(SUBJECT, TENANT, NOW).unwrap();
+    let (_, before) = ring.stored().unwrap();
+    assert!(ring.destroyed_keys_in(&before).unwrap().is_empty());
+    ring.destroy_scope(SUBJECT, NOW + 1).unwrap();
+    assert_eq!(ring.destroyed_keys_in(&before).unwrap(), [SUBJECT]);
+    let (_, after) = ring.stored().unwrap();
+    assert!(ring.destroyed_keys_in(&after).unwrap().is_empty());
+    assert!(ring.destroyed_keys_in(b"not a keyring").is_err());
+}
