@@ -135,6 +135,9 @@ pub enum Action {
     /// Request (and cancel) the deletion of a whole tenant (P15): its owners, re-authenticated,
     /// and system administrators.
     DeleteTenant,
+    /// Erase a data subject: every record and attachment about one person made unreadable
+    /// (owners and administrators).
+    EraseSubject,
     /// Create, change (a new schema version) and delete collections.
     ManageCollections,
     /// List collections and read their schemas.

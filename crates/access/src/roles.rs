@@ -181,6 +181,7 @@ pub(crate) fn grants_admin(role: RoleRef, action: Action) -> bool {
                 | A::ReadAudit
                 | A::ManageCollections
                 | A::DeleteTenant
+                | A::EraseSubject
         ),
         RoleRef::Builtin(BuiltinRole::Admin) => matches!(
             action,
@@ -192,6 +193,7 @@ pub(crate) fn grants_admin(role: RoleRef, action: Action) -> bool {
                 | A::ReadAccessReview
                 | A::ReadAudit
                 | A::ManageCollections
+                | A::EraseSubject
         ),
         _ => false,
     }

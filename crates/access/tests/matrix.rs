@@ -53,6 +53,7 @@ enum Act {
     ReadAudit,
     ManageBackups,
     DeleteTenant,
+    EraseSubject,
     ManageCollections,
     ReadCollections,
     ManageOwnAccount,
@@ -149,6 +150,7 @@ fn administers(role: &Role, act: Act) -> bool {
         ReadAudit,
         ManageCollections,
         DeleteTenant,
+        EraseSubject,
     ];
     let admin = [
         ReadUsers,
@@ -159,6 +161,7 @@ fn administers(role: &Role, act: Act) -> bool {
         ReadAccessReview,
         ReadAudit,
         ManageCollections,
+        EraseSubject,
     ];
     match role {
         Role::Owner => owner.contains(&act),
@@ -299,7 +302,7 @@ fn principals() -> Vec<Who> {
     out
 }
 
-const ACTIONS: [Action; 20] = [
+const ACTIONS: [Action; 21] = [
     Action::ManageTenants,
     Action::InviteOwner,
     Action::ReadUsers,
@@ -312,6 +315,7 @@ const ACTIONS: [Action; 20] = [
     Action::ReadAudit,
     Action::ManageBackups,
     Action::DeleteTenant,
+    Action::EraseSubject,
     Action::ManageCollections,
     Action::ReadCollections,
     Action::ManageOwnAccount,
@@ -338,6 +342,7 @@ fn act_of(a: Action) -> Act {
         Action::ReadAudit => Act::ReadAudit,
         Action::ManageBackups => Act::ManageBackups,
         Action::DeleteTenant => Act::DeleteTenant,
+        Action::EraseSubject => Act::EraseSubject,
         Action::ManageCollections => Act::ManageCollections,
         Action::ReadCollections => Act::ReadCollections,
         Action::ManageOwnAccount => Act::ManageOwnAccount,

@@ -273,6 +273,14 @@ fn apply_event(tx: &mut WriteTx<'_>, header: &Header, event: &Event) -> state_sq
                 d.receipt = Some(receipt.clone());
             })?;
         }
+        Event::SubjectErased {
+            tenant, subject, ..
+        } => {
+            // Only under the tenant's own key, like a restore.
+            if header.scope == crate::Scope::Tenant(*tenant) {
+                tx.purge_indexed(*tenant, &subject.0, &[crate::model::AttachmentDoc::KIND])?;
+            }
+        }
         Event::TenantDataRestored { tenant, data, .. } => {
             // Only under the tenant's own key: no other scope may rewrite a tenant's data.
             if header.scope == crate::Scope::Tenant(*tenant) {

@@ -263,6 +263,14 @@ pub enum Event {
         tenant: TenantId,
         receipt: String,
     },
+    /// A data subject's key was destroyed (tenant scope): its apply deletes the tenant's records
+    /// carrying the subject's index hash, their index rows and attachments. `records` is how
+    /// many there were when it was committed (for the trail).
+    SubjectErased {
+        tenant: TenantId,
+        subject: Blob,
+        records: u64,
+    },
     /// A failed login for an account that does not exist (or a tenant that does not). Carries
     /// nothing about the attempt; it exists so that a failure costs one durable write whether
     /// or not the account exists (a failure of a known account is a `UserChanged`), which keeps

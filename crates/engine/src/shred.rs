@@ -33,18 +33,43 @@ impl Engine {
         let name = scope.key_name();
         let now = self.now().millis();
         self.change_keyring(|keys| keys.destroy_scope(&name, now))?;
+        self.destroyed_info(&name, now)
+    }
+
+    /// Destroys a data subject's key (a child scope of `tenant`'s, see
+    /// [`Engine::subject_scope`]) in both keyring copies. `None` when the subject never had a
+    /// key; safe to repeat.
+    pub fn destroy_subject(&self, tenant: TenantId, subject: &str) -> Result<Option<Destroyed>> {
+        if !subject.starts_with(&format!("{tenant}_s")) {
+            return Err(Error::Envelope(format!(
+                "subject scope {subject} does not belong to {tenant}"
+            )));
+        }
+        let exists = {
+            let keys = self.inner.keys.read().map_err(|_| Error::Poisoned)?;
+            keys.scopes().iter().any(|s| s.scope == subject)
+        };
+        if !exists {
+            return Ok(None);
+        }
+        let now = self.now().millis();
+        self.change_keyring(|keys| keys.destroy_scope(subject, now))?;
+        self.destroyed_info(subject, now).map(Some)
+    }
+
+    fn destroyed_info(&self, name: &str, now: i64) -> Result<Destroyed> {
         let keys = self.inner.keys.read().map_err(|_| Error::Poisoned)?;
         let info = keys
             .scopes()
             .into_iter()
             .find(|s| s.scope == name)
-            .ok_or_else(|| Error::Keyring(keyring::Error::UnknownScope(name.clone())))?;
+            .ok_or_else(|| Error::Keyring(keyring::Error::UnknownScope(name.to_owned())))?;
         Ok(Destroyed {
             versions: info.versions.iter().map(|v| v.version).collect(),
             at: info.destroyed_at.unwrap_or(now),
             generation: keys.generation(),
             locations: keys.dirs().clone(),
-            scope: name,
+            scope: name.to_owned(),
         })
     }
 

@@ -2,7 +2,8 @@
 //! requests it with a grace period; the tenant is suspended at once; the request is cancelled
 //! with the cancellation code shown once (the owner can no longer sign in) or by a system
 //! administrator; the server carries it out when the grace period ends and stores the signed
-//! receipt, which `GET` shows. See `docs/design/data-rights.md`.
+//! receipt, which `GET` shows. Also the erasure of one data subject's records. See
+//! `docs/design/data-rights.md`.
 
 use std::sync::Arc;
 
@@ -25,6 +26,7 @@ pub(crate) fn tenant_router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/{tenant}/deletion", post(request_as_owner))
         .route("/{tenant}/deletion/cancel", post(cancel_with_code))
+        .route("/{tenant}/subjects/erase", post(erase_subject))
 }
 
 /// Under `/api/v1/admin`.
@@ -263,4 +265,48 @@ async fn list_deletions(
         .map(Deletion::from)
         .collect();
     Ok(axum::Json(DeletionList { items }).into_response())
+}
+
+/// The data subject to erase: the value its records hold in their collection's `subject` field.
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EraseBody {
+    #[schema(min_length = 1, max_length = 1024)]
+    subject: String,
+}
+
+/// Erases a data subject: every record about the person (in every collection whose schema
+/// names a `subject` field) and their attachments become unreadable everywhere.
+///
+/// The subject's own key is destroyed in both keyring copies — the journal, the audit log and
+/// backups keep that data only as ciphertext no key opens — the records and files are purged,
+/// and the backup destinations' keyring copies holding the key are removed. The tenant's other
+/// records are not touched. The subject's id is spent: a new record naming it is refused.
+///
+/// **Permissions:** tenant owner or admin, signed in (`EraseSubject`).
+#[utoipa::path(post, path = "/api/v1/tenants/{tenant}/subjects/erase", tag = "data rights",
+    params(("tenant" = TenantId, Path, description = "The caller's tenant.")),
+    request_body = EraseBody,
+    responses(
+        (status = 200, description = "Erased: how many records and attachments went.", body = records::subjects::Erased),
+        (status = 404, description = "No record ever named this subject."),
+    ),
+    security(("bearer" = []), ("session" = [])))]
+async fn erase_subject(
+    TenantMember(auth): TenantMember,
+    State(state): State<Arc<AppState>>,
+    Path(tenant): Path<String>,
+    Json(body): Json<EraseBody>,
+) -> Result<Response, ApiError> {
+    let tenant = tenant_id(&tenant)?;
+    auth.require(Action::EraseSubject, &Resource::Tenant(tenant))?;
+    let erased = state.records.erase_subject(tenant, &body.subject).await?;
+    if let Some(backups) = state.backups.clone() {
+        // The destinations' keyring copies that hold the subject's key go now, not at the next
+        // run (the service waits for a run in progress, and records each outcome).
+        tokio::spawn(async move {
+            backups.shred().await;
+        });
+    }
+    Ok(axum::Json(erased).into_response())
 }

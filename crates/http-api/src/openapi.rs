@@ -58,6 +58,7 @@ const PROBLEM_JSON: &str = "application/problem+json";
         deletion_routes::show_deletion,
         deletion_routes::cancel_as_admin,
         deletion_routes::list_deletions,
+        deletion_routes::erase_subject,
         tenants::create_tenant,
         tenants::list_tenants,
         tenants::show_tenant,
@@ -124,7 +125,7 @@ const PROBLEM_JSON: &str = "application/problem+json";
     tags(
         (name = "health", description = "Liveness, readiness and metrics."),
         (name = "audit", description = "The audit trail: reading and export."),
-        (name = "data rights", description = "Tenant deletion by crypto-shredding, with a signed receipt."),
+        (name = "data rights", description = "Tenant deletion and data-subject erasure by crypto-shredding, with a signed receipt."),
         (name = "authentication", description = "Logins, second factors, invitations, resets."),
         (name = "account", description = "The caller's own account, sessions and tokens."),
         (name = "tenants", description = "The system administrator's tenant lifecycle."),

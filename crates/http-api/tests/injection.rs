@@ -241,7 +241,7 @@ macro_rules! schema_fields {
 
 /// Every route of the router.
 #[rustfmt::skip]
-pub const ROUTES: [Row; 76] = {
+pub const ROUTES: [Row; 77] = {
     use {Body::*, Norm::*, Read::*, Rule::*, Who::*};
     [
     row("GET", "/healthz", Anon),
@@ -306,6 +306,7 @@ pub const ROUTES: [Row; 76] = {
     row("GET", "/api/v1/admin/tenants/{id}/deletion", Root),
     row("POST", "/api/v1/admin/tenants/{id}/deletion/cancel", Root),
     row("GET", "/api/v1/admin/deletions", Root),
+    Row { body: Json(&[r#"{"subject":"nobody"}"#], &[("/subject", Refused(&[404, 422]))]), ..row("POST", "/t/subjects/erase", Owner) },
     row("GET", "/t/collections", Owner),
     Row { body: Json(&[COLLECTION], &[
         ("/name", Echo(Exact, Get("/t/collections/{answer:/name}", "{ptr}"), 64)),

@@ -92,6 +92,8 @@ enum Adm {
     ReadUsers, ManageUsers, ManageOwners, ManageRoles, ManageTokens, ManageSettings, Review,
     /// `DeleteTenant` (data-rights.md: owners only).
     DeleteTenant,
+    /// `EraseSubject` (data-rights.md: owners and admins).
+    EraseSubject,
     /// `ManageCollections` (records.md: owner, admin).
     Collections,
 }
@@ -241,7 +243,7 @@ type Row = (
 );
 
 #[rustfmt::skip]
-const ROUTES: [Row; 94] = {
+const ROUTES: [Row; 95] = {
     use {Adm::*, Cn::*, Need::*, Set::*, Whose::*};
     [
     ("healthz", "GET", "/healthz", Anyone, No, ""),
@@ -339,6 +341,8 @@ const ROUTES: [Row; 94] = {
     ("show deletion", "GET", "/api/v1/admin/tenants/{id}/deletion", System, No, ""),
     ("cancel deletion (admin)", "POST", "/api/v1/admin/tenants/{id}/deletion/cancel", System, No, ""),
     ("deletions", "GET", "/api/v1/admin/deletions", System, No, ""),
+    // An allowed caller gets 404 (nobody was ever this subject): nothing changes.
+    ("erase subject", "POST", "/t/subjects/erase", Tenant(EraseSubject), No, r#"{"subject":"nobody {n}"}"#),
     ]
 };
 

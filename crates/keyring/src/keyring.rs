@@ -19,8 +19,8 @@ use serde::Serialize;
 
 use crate::copies;
 use crate::document::{
-    Document, MasterKeys, ParentKey, SYSTEM_SCOPE, ScopeRecord, VersionRecord, data_aad,
-    index_aad, validate_scope,
+    Document, MasterKeys, ParentKey, SYSTEM_SCOPE, ScopeRecord, VersionRecord, data_aad, index_aad,
+    validate_scope,
 };
 use crate::error::{Error, Result};
 use crate::master::MasterKey;
@@ -287,9 +287,8 @@ impl Keyring {
         let (version, parent_key) = self.current(parent)?;
         let data = Key256::generate();
         let index = Key256::generate();
-        let wrap = |aad: String, key: &Key256| {
-            STANDARD.encode(wrap_key(&parent_key, aad.as_bytes(), key))
-        };
+        let wrap =
+            |aad: String, key: &Key256| STANDARD.encode(wrap_key(&parent_key, aad.as_bytes(), key));
         let record = ScopeRecord {
             created_at: now,
             current: 1,

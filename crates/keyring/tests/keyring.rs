@@ -334,11 +334,15 @@ fn a_child_scope_is_wrapped_by_its_parent_and_goes_with_it() {
     let (fx, master, mut ring) = Fixture::with_keyring();
     ring.add_scope(TENANT, NOW).unwrap();
     ring.add_child_scope(SUBJECT, TENANT, NOW + 1).unwrap();
-    ring.add_child_scope(OTHER_SUBJECT, TENANT, NOW + 1).unwrap();
+    ring.add_child_scope(OTHER_SUBJECT, TENANT, NOW + 1)
+        .unwrap();
     // Adding it again changes nothing; a child has no children and is not rotated.
     let (_, subject_key) = ring.current(SUBJECT).unwrap();
     ring.add_child_scope(SUBJECT, TENANT, NOW + 2).unwrap();
-    assert_eq!(ring.current(SUBJECT).unwrap().1.expose(), subject_key.expose());
+    assert_eq!(
+        ring.current(SUBJECT).unwrap().1.expose(),
+        subject_key.expose()
+    );
     assert!(matches!(
         ring.add_child_scope("tn_x_s1", SUBJECT, NOW).unwrap_err(),
         Error::ChildScope(_)
@@ -356,7 +360,10 @@ fn a_child_scope_is_wrapped_by_its_parent_and_goes_with_it() {
     assert_eq!(ring.key(SUBJECT, 1).unwrap().expose(), subject_key.expose());
     assert!(ring.index_key(SUBJECT).is_ok());
     let doc: serde_json::Value = serde_json::from_str(&fx.read(0)).unwrap();
-    assert_eq!(doc["document"]["scopes"][SUBJECT]["parent"]["scope"], TENANT);
+    assert_eq!(
+        doc["document"]["scopes"][SUBJECT]["parent"]["scope"],
+        TENANT
+    );
     assert_eq!(doc["document"]["scopes"][SUBJECT]["parent"]["version"], 1);
 
     // Destroying one child leaves the parent and the other child; destroying the parent
@@ -367,7 +374,10 @@ fn a_child_scope_is_wrapped_by_its_parent_and_goes_with_it() {
         .unwrap()
         .to_owned();
     ring.destroy_scope(SUBJECT, NOW + 4).unwrap();
-    assert!(matches!(ring.key(SUBJECT, 1).unwrap_err(), Error::Destroyed { .. }));
+    assert!(matches!(
+        ring.key(SUBJECT, 1).unwrap_err(),
+        Error::Destroyed { .. }
+    ));
     assert!(ring.current(TENANT).is_ok());
     assert!(ring.current(OTHER_SUBJECT).is_ok());
     ring.destroy_scope(TENANT, NOW + 5).unwrap();

@@ -152,9 +152,13 @@ impl Records {
             return Err(Error::TooLarge { limit });
         }
         let c = self.collection(tenant, collection)?;
-        self.row(tenant, &c, record)?;
+        let row = self.row(tenant, &c, record)?;
         let id = AttachmentId::random();
-        let key = self.engine.current_key(Scope::Tenant(tenant))?;
+        // A record about a data subject has its files sealed under the subject's key too.
+        let subject = engine::fields::subject_of(&row.body).map(|(s, _)| s.to_owned());
+        let key = self
+            .engine
+            .current_key_for(Scope::Tenant(tenant), subject.as_deref())?;
         let writer = self
             .blobs()?
             .create(&id.to_string())
@@ -168,6 +172,7 @@ impl Records {
             name: name.to_owned(),
             content_type,
             limit,
+            subject,
             key,
             writer,
             pending: Vec::with_capacity(CHUNK),
@@ -340,6 +345,8 @@ pub struct Upload {
     content_type: String,
     limit: u64,
     key: SealingKey,
+    /// The record's data subject scope, whose key seals the file and its name.
+    subject: Option<String>,
     writer: blobstore::BlobWriter,
     /// Plaintext not sealed yet: at most one chunk, held back until more arrives or the end.
     pending: Vec<u8>,
@@ -404,6 +411,7 @@ impl Upload {
             chunks,
             size,
             digest,
+            subject,
             ..
         } = self;
         tokio::task::spawn_blocking(move || writer.finish())
@@ -417,7 +425,11 @@ impl Upload {
             tenant,
             collection,
             record,
-            name: Blob(engine.seal_field(name_field(tenant, &row), name.as_bytes())?),
+            name: Blob(engine.seal_field_for(
+                subject.as_deref(),
+                name_field(tenant, &row),
+                name.as_bytes(),
+            )?),
             content_type,
             size,
             chunks,

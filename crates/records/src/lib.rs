@@ -1,6 +1,7 @@
 //! The records service (P5, P9): collections with declared schemas, records sealed under the
 //! tenant key, equality filters through keyed blind indexes, optimistic concurrency (versions)
-//! and idempotent creation.
+//! and idempotent creation; data subjects' records sealed under their own keys and erased by
+//! destroying them (`subjects`).
 //!
 //! Knows neither HTTP nor SQL. Callers authorise with `access::authorize` before calling; this
 //! crate applies owner-only rules to what it returns. It never stores a value a person typed
@@ -11,6 +12,7 @@ mod collections;
 mod error;
 mod records;
 pub mod schema;
+pub mod subjects;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -141,6 +141,16 @@ impl Records {
         Ok(out)
     }
 
+    /// The index hash that finds a data subject's records in every collection of the tenant
+    /// (field names can not contain `$`, so no field's index hash can equal it).
+    pub(crate) fn subject_hash(&self, tenant: TenantId, subject: &str) -> Result<[u8; 32]> {
+        Ok(self.engine.blind_index(
+            Scope::Tenant(tenant),
+            "strongroom/index/v1|records|$subject",
+            subject.as_bytes(),
+        )?)
+    }
+
     fn index_hash(
         &self,
         tenant: TenantId,
@@ -275,9 +285,22 @@ impl Records {
     ) -> Result<RecordView> {
         let record = idem.as_ref().map_or_else(RecordId::random, |d| d.record);
         let row = record.to_string();
-        let index = self.index_hashes(tenant, c, &data)?;
+        let mut index = self.index_hashes(tenant, c, &data)?;
+        let subject = match c.schema.subject_of(&data) {
+            Some(subject) => {
+                let scope = self.engine.subject_scope(tenant, subject)?;
+                self.engine.ensure_subject_key(tenant, &scope)?;
+                index.push(Blob(self.subject_hash(tenant, subject)?.to_vec()));
+                Some(scope)
+            }
+            None => None,
+        };
         let (plain, data) = RecordData::encode(&data)?;
-        let body = Blob(self.engine.seal_field(body_field(tenant, &row), &plain)?);
+        let body = Blob(self.engine.seal_field_for(
+            subject.as_deref(),
+            body_field(tenant, &row),
+            &plain,
+        )?);
         let mut events = vec![Event::RecordCreated {
             record,
             tenant,
@@ -397,12 +420,28 @@ impl Records {
             schema::validate(&c.schema, body).map_err(Error::Invalid)?
         };
         self.check_references(tenant, &c, &data)?;
-        let index = self.index_hashes(tenant, &c, &data)?;
+        let mut index = self.index_hashes(tenant, &c, &data)?;
+        // The data subject is the one the record was created with; naming another (or one
+        // where it had none) is refused.
+        let subject = engine::fields::subject_of(&row.body).map(|(s, _)| s.to_owned());
+        let named = match c.schema.subject_of(&data) {
+            Some(value) => Some(self.engine.subject_scope(tenant, value)?),
+            None => None,
+        };
+        if c.schema.fields.iter().any(|f| f.subject) && named != subject {
+            return Err(Error::Conflict(
+                "a record's data subject is set when it is created and can not change".into(),
+            ));
+        }
+        if let Some(value) = c.schema.subject_of(&data).filter(|_| named.is_some()) {
+            index.push(Blob(self.subject_hash(tenant, value)?.to_vec()));
+        }
         let (plain, data) = RecordData::encode(&data)?;
-        let sealed = Blob(
-            self.engine
-                .seal_field(body_field(tenant, &row.id), &plain)?,
-        );
+        let sealed = Blob(self.engine.seal_field_for(
+            subject.as_deref(),
+            body_field(tenant, &row.id),
+            &plain,
+        )?);
         let version = current + 1;
         let lock = self.version_lock(&row.id);
         let _guard = lock.lock().await;

@@ -49,6 +49,12 @@ pub struct Field {
     /// Equality filters allowed (not for `json`).
     #[serde(default)]
     pub indexed: bool,
+    /// text: the value names the record's data subject (the person it is about). The record's
+    /// body and attachments are then sealed under that subject's own key, so that erasing the
+    /// subject makes them unreadable everywhere. At most one per schema; set at creation and
+    /// never changed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub subject: bool,
     /// text
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(deserialize_with = "types::lenient::opt_u32")]
@@ -124,6 +130,9 @@ impl Schema {
                 errors.push(err(at("/name"), "is declared twice"));
             }
             check_limits(f, &at, &mut errors);
+            if f.subject && self.fields[..i].iter().any(|g| g.subject) {
+                errors.push(err(at("/subject"), "only one field names the data subject"));
+            }
         }
         if errors.is_empty() {
             Ok(())
@@ -134,6 +143,12 @@ impl Schema {
 
     pub fn field(&self, name: &str) -> Option<&Field> {
         self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// The data subject a record's data names (the value of the `subject` field), if any.
+    pub fn subject_of<'a>(&self, data: &'a Map<String, Value>) -> Option<&'a str> {
+        let field = self.fields.iter().find(|f| f.subject)?;
+        data.get(&field.name)?.as_str().filter(|s| !s.is_empty())
     }
 }
 
@@ -177,6 +192,7 @@ fn check_limits(f: &Field, at: &dyn Fn(&str) -> String, errors: &mut Vec<FieldEr
             "a reference names the collection it points to",
         ));
     }
+    only(f.kind != T::Text && f.subject, "subject", "text", errors);
     if f.kind == T::Json && f.indexed {
         errors.push(err(at("/indexed"), "json fields cannot be indexed"));
     }

@@ -267,6 +267,11 @@ impl StateStore {
         })
     }
 
+    /// `tenant`'s records carrying the index hash `hash`, by id.
+    pub fn records_indexed(&self, tenant: TenantId, hash: &[u8]) -> Result<Vec<String>> {
+        self.with_reader(|c| tenant::records_indexed(c, &self.path, tenant, hash))
+    }
+
     /// How many rows `tenant` owns (those [`WriteTx::purge_tenant`] deletes).
     pub fn tenant_rows(&self, tenant: TenantId) -> Result<u64> {
         self.with_reader(|c| {
@@ -399,6 +404,18 @@ impl WriteTx<'_> {
         data: &TenantData,
     ) -> Result<()> {
         tenant::replace(&self.tx, self.path, tenant, kinds, data)
+    }
+
+    /// Deletes `tenant`'s records carrying the index hash `hash`, their index rows and the
+    /// documents of `child_kinds` under them; returns how many records went (a data subject's
+    /// records, erased).
+    pub fn purge_indexed(
+        &mut self,
+        tenant: TenantId,
+        hash: &[u8],
+        child_kinds: &[&str],
+    ) -> Result<u64> {
+        tenant::purge_indexed(&self.tx, self.path, tenant, hash, child_kinds)
     }
 
     /// Deletes every row `tenant` owns (those [`StateStore::tenant_digest`] covers) and returns

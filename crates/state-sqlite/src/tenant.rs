@@ -297,3 +297,52 @@ pub(crate) fn count(c: &Connection, path: &Path, tenant: TenantId) -> Result<u64
     }
     Ok(total)
 }
+
+/// The tenant's records that carry the index hash `hash` (in any collection), by id.
+pub(crate) fn records_indexed(
+    c: &Connection,
+    path: &Path,
+    tenant: TenantId,
+    hash: &[u8],
+) -> Result<Vec<String>> {
+    let mut stmt = c
+        .prepare_cached(
+            "SELECT DISTINCT i.record FROM record_index i JOIN records r ON r.id = i.record \
+             WHERE i.value_hash = ?1 AND r.tenant = ?2 ORDER BY i.record",
+        )
+        .map_err(sql(path))?;
+    let rows = stmt
+        .query_map(params![hash, tenant.to_string()], |r| r.get(0))
+        .map_err(sql(path))?;
+    rows.collect::<rusqlite::Result<Vec<String>>>()
+        .map_err(sql(path))
+}
+
+/// Deletes the tenant's records that carry the index hash `hash`, their index rows and the
+/// documents of `child_kinds` whose parent they are (attachments). Returns the records deleted.
+pub(crate) fn purge_indexed(
+    c: &Connection,
+    path: &Path,
+    tenant: TenantId,
+    hash: &[u8],
+    child_kinds: &[&str],
+) -> Result<u64> {
+    let records = records_indexed(c, path, tenant, hash)?;
+    for record in &records {
+        for kind in child_kinds {
+            c.execute(
+                "DELETE FROM docs WHERE kind = ?1 AND parent = ?2",
+                params![kind, record],
+            )
+            .map_err(sql(path))?;
+        }
+        c.execute(
+            "DELETE FROM record_index WHERE record = ?1",
+            params![record],
+        )
+        .map_err(sql(path))?;
+        c.execute("DELETE FROM records WHERE id = ?1", params![record])
+            .map_err(sql(path))?;
+    }
+    Ok(records.len() as u64)
+}

@@ -155,6 +155,9 @@ pub(crate) fn describe(scope: Scope, event: &Event) -> Vec<Draft> {
         Event::TenantDeletionReceipt { tenant, .. } => {
             one(Draft::new("tenant.deleted", Success).on("tenant", tenant))
         }
+        Event::SubjectErased { records, .. } => one(Draft::new("subject.erased", Success)
+            .on("tenant", tenant.map(|t| t.to_string()).unwrap_or_default())
+            .with("records", *records)),
         Event::TenantDataRestored {
             tenant,
             cut,
