@@ -228,6 +228,15 @@ pub fn builtins() -> Vec<Rule> {
         ),
         rule("disk_low", &["disk.low"], Resource, 1, 300, Warning, 3600),
         rule(
+            "data_rights",
+            &["data_rights.deadline_near", "tenant.deletion_failed"],
+            Resource,
+            1,
+            300,
+            Critical,
+            3600,
+        ),
+        rule(
             "backup_failed",
             &[
                 "backup.failed",
@@ -320,6 +329,6 @@ mod tests {
         let err = rule_set(vec![builtins()[1].clone()], true).expect_err("duplicate");
         assert!(err.to_string().contains("failed_logins_per_ip"), "{err}");
         assert_eq!(rule_set(Vec::new(), false).expect("empty").len(), 0);
-        assert_eq!(rule_set(Vec::new(), true).expect("builtins").len(), 7);
+        assert_eq!(rule_set(Vec::new(), true).expect("builtins").len(), 8);
     }
 }

@@ -176,6 +176,25 @@ fn builtins_fire_on_single_operational_events_and_skip_keyless_ones() {
             [rule]
         );
     }
+    // A data-rights deadline 7 days away, a failed deletion, a destination not shredded: each
+    // fires once for its resource.
+    for (action, rule) in [
+        ("data_rights.deadline_near", "data_rights"),
+        ("tenant.deletion_failed", "data_rights"),
+        ("backup.shred_failed", "backup_failed"),
+    ] {
+        let mut e = event(action, T0, "us_a", "192.0.2.1");
+        e.resource = Some(audit::Resource {
+            kind: "tenant".into(),
+            id: Some(format!("tn_{action}")),
+        });
+        let fired = ev.observe(&e);
+        assert_eq!(
+            fired.iter().map(|a| a.rule.as_str()).collect::<Vec<_>>(),
+            [rule],
+            "{action}"
+        );
+    }
     // disk.low is grouped by resource: an event without one counts for nothing.
     assert!(
         ev.observe(&event("disk.low", T0, "us_a", "192.0.2.1"))

@@ -171,11 +171,25 @@ async fn a_deleted_tenant_is_shredded_everywhere_and_the_rest_stays() {
         Err(tenancy::Error::NoPendingDeletion(_))
     ));
 
-    // Requested again: before the grace period ends it is neither due nor carried out.
+    // Requested again: before the grace period ends it is neither due nor carried out. Its
+    // deadline is reported once it is 7 days away.
     tenancy
         .request_deletion(doomed, "system administrator test", Some(7))
         .await
         .expect("request");
+    assert!(
+        tenancy
+            .deadlines_near(tenancy::deletion::WARN_DAYS * DAY_MS)
+            .expect("near")
+            .is_empty()
+    );
+    assert!(
+        tenancy
+            .deadlines_near(30 * DAY_MS - 1)
+            .expect("near")
+            .is_empty()
+    );
+    assert_eq!(tenancy.deadlines_near(30 * DAY_MS).expect("near").len(), 1);
     clock.advance_millis(7 * DAY_MS - 1);
     assert!(tenancy.deletions_due().expect("due").is_empty());
     assert!(matches!(
@@ -270,6 +284,13 @@ async fn a_deleted_tenant_is_shredded_everywhere_and_the_rest_stays() {
         "completed"
     );
     assert!(tenancy.deletions_due().expect("due").is_empty());
+    assert!(
+        tenancy
+            .deadlines_near(30 * DAY_MS)
+            .expect("near")
+            .is_empty(),
+        "a completed request has no deadline left"
+    );
 
     // The trail reads on: the deletion's events are in the system scope.
     let trail = engine

@@ -5,8 +5,10 @@
 //! stored, then a full backup, so that the newest snapshot at every destination holds no row of
 //! the tenant. A step that fails is a `tenant.deletion_failed` event (and alert) and is tried
 //! again at the next look; a destination that is down is named as pending in the receipt and
-//! shredded by a later backup run.
+//! shredded by a later backup run. The same look reports every open request 7 days before its
+//! 30-day deadline (`data_rights.deadline_near`, the built-in alert `data_rights`).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -114,6 +116,7 @@ pub fn start(
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
         let tenancy = Tenancy::new(engine.clone());
+        let mut warned = HashSet::new();
         let mut look = tokio::time::interval(LOOK_EVERY);
         look.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -121,6 +124,7 @@ pub fn start(
                 _ = look.tick() => {}
                 _ = stopped.changed() => return,
             }
+            warn_deadlines(&engine, &tenancy, &mut warned).await;
             let due = match tenancy.deletions_due() {
                 Ok(due) => due,
                 Err(e) => {
@@ -145,6 +149,36 @@ pub fn start(
             }
         }
     })
+}
+
+/// Records `data_rights.deadline_near` (the built-in alert `data_rights` delivers it) once per
+/// run of the server for every open deletion request whose 30-day deadline is at most 7 days
+/// away.
+async fn warn_deadlines(engine: &Engine, tenancy: &Tenancy, warned: &mut HashSet<TenantId>) {
+    use tenancy::deletion::{DAY_MS, WARN_DAYS};
+    let near = match tenancy.deadlines_near(WARN_DAYS * DAY_MS) {
+        Ok(near) => near,
+        Err(e) => {
+            tracing::error!(error = %e, "the deletion deadlines could not be read");
+            return;
+        }
+    };
+    for request in near {
+        if warned.contains(&request.tenant) {
+            continue;
+        }
+        let draft = Draft::new("data_rights.deadline_near", Outcome::Success)
+            .on("tenant", request.tenant)
+            .with("request", "tenant deletion")
+            .with("deadline", request.deadline)
+            .with("requested_at", request.requested_at);
+        match engine.audit(Scope::System, draft).await {
+            Ok(()) => {
+                warned.insert(request.tenant);
+            }
+            Err(e) => tracing::error!(error = %e, "a deadline warning could not be recorded"),
+        }
+    }
 }
 
 async fn failed(engine: &Engine, tenant: TenantId, error: &anyhow::Error) {

@@ -25,8 +25,11 @@ pub const DEFAULT_GRACE_DAYS: u32 = 7;
 pub const MAX_GRACE_DAYS: u32 = 30;
 /// Days from a request to its deadline (P15).
 pub const DEADLINE_DAYS: i64 = 30;
+/// Days before a deadline at which an open request is reported (`data_rights.deadline_near`).
+pub const WARN_DAYS: i64 = 7;
 
-const DAY_MS: i64 = 86_400_000;
+/// One day in milliseconds.
+pub const DAY_MS: i64 = 86_400_000;
 /// First characters of a cancellation code.
 const CANCEL_CODE_PREFIX: &str = "src_";
 /// Page size when listing documents.
@@ -244,6 +247,23 @@ impl Tenancy {
                 DeletionStatus::Destroyed => true,
                 DeletionStatus::Cancelled | DeletionStatus::Completed => false,
             })
+            .collect())
+    }
+
+    /// Open requests (pending, or begun and not finished) whose deadline is at most `within_ms`
+    /// away (or past): what the deadline alert reports.
+    pub fn deadlines_near(&self, within_ms: i64) -> Result<Vec<DeletionDoc>> {
+        let now = self.engine.now().millis();
+        Ok(self
+            .all_deletions()?
+            .into_iter()
+            .filter(|d| {
+                matches!(
+                    d.status,
+                    DeletionStatus::Pending | DeletionStatus::Destroyed
+                )
+            })
+            .filter(|d| d.deadline - now <= within_ms)
             .collect())
     }
 
