@@ -227,3 +227,81 @@ async fn a_deletion_reaches_every_destination_and_an_old_backup_restores_it_shre
     }
     live.engine.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erased_subject_is_unreadable_in_every_destination_and_restore() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let live = live(&dir.path().join("live"), 1).await;
+    let tenant = live.tenants[0];
+    let dest = local("eu", &dir.path().join("dest"));
+    let service = Service::new(
+        live.engine.clone(),
+        vec![dest.clone()],
+        dir.path().join("work"),
+        backup::retention::Keep {
+            days: 35,
+            keyring_days: 7,
+        },
+    );
+    let schema = serde_json::from_value(json!({ "fields": [
+        { "name": "patient", "type": "text", "subject": true },
+        { "name": "note", "type": "text" }
+    ] }))
+    .expect("schema");
+    live.records
+        .create_collection(tenant, "visits", schema)
+        .await
+        .expect("collection");
+    let create = |patient: &'static str, note: String| {
+        let records = live.records.clone();
+        async move {
+            records
+                .create_record(
+                    tenant,
+                    "visits",
+                    UserId::random(),
+                    &json!({ "patient": patient, "note": note }),
+                    None,
+                )
+                .await
+                .expect("create")
+                .0
+                .id
+        }
+    };
+    let alice = create("p-alice", format!("{CANARY} alice")).await;
+    let bob = create("p-bob", "bob".to_owned()).await;
+    let full = service.run(backup::service::Run::Full).await;
+    assert!(full.iter().all(|o| o.result.is_ok()), "{full:?}");
+    let scope = live.engine.subject_scope(tenant, "p-alice").expect("scope");
+    let [keyring_a, _] = live.paths.keyring_dirs();
+    let subject_keys = wrapped_keys(&keyring_a, &scope);
+    assert_eq!(subject_keys.len(), 2);
+    assert!(!files_containing(&dir.path().join("dest"), subject_keys[0].as_bytes()).is_empty());
+
+    live.records
+        .erase_subject(tenant, "p-alice")
+        .await
+        .expect("erase");
+    let shredded = service.shred().await;
+    assert!(shredded[0].result.as_ref().expect("shred").removed >= 1);
+    for key in &subject_keys {
+        let hits = files_containing(dir.path(), key.as_bytes());
+        assert!(hits.is_empty(), "the erased subject's key in {hits:?}");
+    }
+
+    // The backup from before the erasure restores Bob, and Alice's record does not open.
+    let root = dir.path().join("restored");
+    common::restore(&live, &dest, &root, None)
+        .await
+        .expect("restore");
+    let restored = open_restored(&root, &live.paths.key_file).await;
+    let records = records::Records::new(restored.clone());
+    assert!(records.get_record(tenant, "visits", bob).is_ok());
+    let err = records
+        .get_record(tenant, "visits", alice)
+        .expect_err("an erased subject's record opens");
+    assert!(err.to_string().contains("destroyed"), "{err}");
+    restored.shutdown();
+    live.engine.shutdown();
+}
