@@ -180,6 +180,7 @@ pub(crate) fn grants_admin(role: RoleRef, action: Action) -> bool {
                 | A::ReadAccessReview
                 | A::ReadAudit
                 | A::ManageCollections
+                | A::ExportTenant
         ),
         RoleRef::Builtin(BuiltinRole::Admin) => matches!(
             action,
@@ -191,6 +192,7 @@ pub(crate) fn grants_admin(role: RoleRef, action: Action) -> bool {
                 | A::ReadAccessReview
                 | A::ReadAudit
                 | A::ManageCollections
+                | A::ExportTenant
         ),
         _ => false,
     }

@@ -56,6 +56,7 @@ enum Act {
     ReadCollections,
     ManageOwnAccount,
     EnrollMfa,
+    ExportTenant,
     Rec(Op),
 }
 
@@ -147,6 +148,7 @@ fn administers(role: &Role, act: Act) -> bool {
         ReadAccessReview,
         ReadAudit,
         ManageCollections,
+        ExportTenant,
     ];
     let admin = [
         ReadUsers,
@@ -157,6 +159,7 @@ fn administers(role: &Role, act: Act) -> bool {
         ReadAccessReview,
         ReadAudit,
         ManageCollections,
+        ExportTenant,
     ];
     match role {
         Role::Owner => owner.contains(&act),
@@ -296,7 +299,7 @@ fn principals() -> Vec<Who> {
     out
 }
 
-const ACTIONS: [Action; 19] = [
+const ACTIONS: [Action; 20] = [
     Action::ManageTenants,
     Action::InviteOwner,
     Action::ReadUsers,
@@ -312,6 +315,7 @@ const ACTIONS: [Action; 19] = [
     Action::ReadCollections,
     Action::ManageOwnAccount,
     Action::EnrollMfa,
+    Action::ExportTenant,
     Action::Record(RecordAction::Read),
     Action::Record(RecordAction::Create),
     Action::Record(RecordAction::Update),
@@ -337,6 +341,7 @@ fn act_of(a: Action) -> Act {
         Action::ReadCollections => Act::ReadCollections,
         Action::ManageOwnAccount => Act::ManageOwnAccount,
         Action::EnrollMfa => Act::EnrollMfa,
+        Action::ExportTenant => Act::ExportTenant,
         Action::Record(r) => Act::Rec(match r {
             RecordAction::Read => Op::Read,
             RecordAction::Create => Op::Create,

@@ -48,6 +48,11 @@ impl Paths {
         self.key_file.with_file_name("audit-signing.key")
     }
 
+    /// Sealed tenant exports (`<export>.srx`, ciphertext only) and their scratch files.
+    pub fn exports_dir(&self) -> PathBuf {
+        self.data.join("exports")
+    }
+
     pub fn state(&self) -> PathBuf {
         self.data.join("state.sqlite")
     }
