@@ -56,6 +56,7 @@ async fn a_wrong_passphrase_and_every_kind_of_tampering_are_refused_leaving_noth
 
     let work = tmp.path().join("work");
     std::fs::create_dir_all(&work).expect("work");
+    #[allow(clippy::result_large_err)]
     let try_open = |name: &str, bytes: &[u8], pass: &str| -> Result<(), Error> {
         let file = work.join(format!("{name}.srx"));
         std::fs::write(&file, bytes).expect("write");
