@@ -7,6 +7,7 @@ mod backup_cmd;
 mod backups;
 mod bench_build;
 mod cli;
+mod export_cmd;
 mod serve;
 mod settings;
 mod tls_files;

@@ -10,10 +10,11 @@
 use std::collections::BTreeSet;
 
 /// Every module with a router, and its source.
-const SOURCES: [(&str, &str); 10] = [
+const SOURCES: [(&str, &str); 11] = [
     ("health", include_str!("../../src/health.rs")),
     ("audit_routes", include_str!("../../src/audit_routes.rs")),
     ("backup_routes", include_str!("../../src/backup_routes.rs")),
+    ("export_routes", include_str!("../../src/export_routes.rs")),
     ("metrics", include_str!("../../src/metrics.rs")),
     ("openapi", include_str!("../../src/openapi.rs")),
     ("tenants", include_str!("../../src/tenants.rs")),
