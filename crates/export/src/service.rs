@@ -200,6 +200,17 @@ impl Service {
         tenant: TenantId,
         user: UserId,
     ) -> Result<(ExportView, Secret<String>)> {
+        // One export in progress per tenant: the queue is bounded by the number of tenants.
+        let open = self
+            .engine()
+            .children::<ExportDoc>(&tenant.to_string())?
+            .into_iter()
+            .any(|d| matches!(d.status, ExportStatus::Queued | ExportStatus::Running));
+        if open {
+            return Err(Error::Conflict(
+                "an export of this tenant is already queued or running; wait for it to end".into(),
+            ));
+        }
         let now = self.engine().now().millis();
         let doc = ExportDoc {
             id: ExportId::random(),

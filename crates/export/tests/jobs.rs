@@ -37,13 +37,18 @@ async fn with_one_slot_a_second_job_stays_queued_until_the_first_ends() {
     let (hook, mut started) = gate();
     service.set_hook(hook);
     let (a, _) = service.request(live.tenant, live.user).await.expect("a");
-    let (b, _) = service.request(live.tenant, live.user).await.expect("b");
+    // One export in progress per tenant: the second job is another tenant's.
+    let again = service.request(live.tenant, live.user).await;
+    assert!(matches!(again, Err(Error::Conflict(_))), "{again:?}");
+    let bravo = tenancy::Tenancy::new(live.engine.clone());
+    let bravo = bravo.create("Bravo").await.expect("tenant").id;
+    let (b, _) = service.request(bravo, live.user).await.expect("b");
     let (first, release_a) = started.recv().await.expect("a started");
     assert_eq!(first, a.id, "the first request runs first");
-    let show = |id| service.show(live.tenant, id).expect("show").status;
-    assert_eq!(show(a.id), "running");
+    let show = |t, id| service.show(t, id).expect("show").status;
+    assert_eq!(show(live.tenant, a.id), "running");
     assert_eq!(
-        show(b.id),
+        show(bravo, b.id),
         "queued",
         "the second job must wait for the slot"
     );
@@ -53,14 +58,12 @@ async fn with_one_slot_a_second_job_stays_queued_until_the_first_ends() {
     assert_eq!(done.status, "completed");
     let (second, release_b) = started.recv().await.expect("b started");
     assert_eq!(second, b.id);
-    assert_eq!(show(b.id), "running");
+    assert_eq!(show(bravo, b.id), "running");
     release_b.send(()).expect("release b");
-    assert_eq!(
-        service.finished(live.tenant, b.id).await.expect("b").status,
-        "completed"
-    );
-    let list = service.list(live.tenant).expect("list");
-    assert_eq!(list.len(), 2);
+    let done = service.finished(bravo, b.id).await.expect("b ends");
+    assert_eq!(done.status, "completed");
+    assert_eq!(service.list(live.tenant).expect("list").len(), 1);
+    assert_eq!(service.list(bravo).expect("list").len(), 1);
 }
 
 #[tokio::test]
@@ -72,13 +75,15 @@ async fn an_interrupted_job_fails_at_the_next_start() {
     let (hook, mut started) = gate();
     service.set_hook(hook);
     let (a, _) = service.request(live.tenant, live.user).await.expect("a");
-    let (b, _) = service.request(live.tenant, live.user).await.expect("b");
+    let bravo = tenancy::Tenancy::new(live.engine.clone());
+    let bravo = bravo.create("Bravo").await.expect("tenant").id;
+    let (b, _) = service.request(bravo, live.user).await.expect("b");
     let (_, _held) = started.recv().await.expect("a started");
     // A new process over the same state finds a running and a queued job.
     let next = live.service(1);
     assert_eq!(next.recover().await.expect("recover"), 2);
-    for id in [a.id, b.id] {
-        let v = next.show(live.tenant, id).expect("show");
+    for (t, id) in [(live.tenant, a.id), (bravo, b.id)] {
+        let v = next.show(t, id).expect("show");
         assert_eq!(v.status, "failed");
         assert_eq!(
             v.error.as_deref(),

@@ -36,7 +36,7 @@ impl From<export::Error> for ApiError {
         use export::Error as E;
         match e {
             E::NotFound => ApiError::not_found(),
-            E::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "export_not_ready", m),
+            E::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "export_conflict", m),
             E::LinkUnknown => ApiError::new(StatusCode::NOT_FOUND, "link_unknown", e.to_string()),
             E::LinkExpired => ApiError::new(StatusCode::GONE, "link_expired", e.to_string()),
             E::Engine(e) => e.into(),
@@ -97,6 +97,7 @@ pub(crate) struct ExportLink {
     params(("tenant" = TenantId, Path, description = "The tenant (the caller's own).")),
     responses(
         (status = 202, description = "Requested; the passphrase is shown this once.", body = ExportRequested),
+        (status = 409, description = "An export of this tenant is already queued or running."),
     ),
     security(("session" = [])))]
 async fn request_export(
