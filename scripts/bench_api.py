@@ -81,6 +81,29 @@ def setup_strongroom(base, cacert, bootstrap, owner_email, owner_pw, user_email,
     print(t, user, r["token"])
 
 
+def setup_owner(base, cacert, bootstrap, owner_email, owner_pw, fields=None):
+    """Tenant -> owner (enrols TOTP, logs in with it) -> collection items (`fields`, default
+    ITEMS_FIELDS). Prints `TENANT OWNER_SESSION` (scripts/bench-export: an owner both seeds and
+    exports)."""
+    c = conn_for(base, cacert)()
+    boot = "Bearer " + bootstrap
+    t = call(c, "POST", "/api/v1/admin/tenants", {"name": "Bench"}, boot)["id"]
+    inv = call(c, "POST", f"/api/v1/admin/tenants/{t}/invitations", {"email": owner_email}, boot)["token"]
+    call(c, "POST", "/api/v1/invitations/accept", {"token": inv, "password": owner_pw})
+    login = {"tenant": t, "email": owner_email, "password": owner_pw}
+    r = call(c, "POST", "/api/v1/auth/login", login)
+    restricted = "Bearer " + r["token"]
+    secret = call(c, "POST", "/api/v1/me/mfa/totp", {"password": owner_pw}, restricted)["secret"]
+    step = int(time.time()) // 30
+    call(c, "POST", "/api/v1/me/mfa/totp/confirm", {"code": totp(secret, step)}, restricted)
+    r = call(c, "POST", "/api/v1/auth/login", login)
+    owner = call(c, "POST", "/api/v1/auth/mfa",
+                 {"challenge": r["challenge"], "code": totp(secret, step + 1)})["token"]
+    call(c, "POST", f"/api/v1/tenants/{t}/collections",
+         {"name": "items", "schema": {"fields": fields or ITEMS_FIELDS}}, "Bearer " + owner)
+    print(t, owner)
+
+
 def _post_loop(new, path, auth, data, take, first, errors, done=None):
     """One worker: POSTs `data` on a keep-alive connection while `take()` grants another
     request; notes the first id, the first error, and counts into `done[0]`."""
@@ -205,6 +228,9 @@ def main(argv):
     if cmd == "setup-strongroom":
         fields = json.loads(args[7]) if len(args) > 7 else None
         setup_strongroom(*args[:7], fields=fields)
+    elif cmd == "setup-owner":
+        fields = json.loads(args[5]) if len(args) > 5 else None
+        setup_owner(*args[:5], fields=fields)
     elif cmd == "seed":
         seed(*args[:5], int(args[5]), int(args[6]), *(int(a) for a in args[7:9]))
     elif cmd == "steady":

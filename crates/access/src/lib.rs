@@ -148,6 +148,9 @@ pub enum Action {
     EnrollMfa,
     /// Records of a collection.
     Record(RecordAction),
+    /// Export the whole tenant (P14): request an export, follow it, make its download link
+    /// (owners and administrators, through a session).
+    ExportTenant,
 }
 
 /// What it is attempted on.

@@ -182,6 +182,7 @@ pub(crate) fn grants_admin(role: RoleRef, action: Action) -> bool {
                 | A::ManageCollections
                 | A::DeleteTenant
                 | A::EraseSubject
+                | A::ExportTenant
         ),
         RoleRef::Builtin(BuiltinRole::Admin) => matches!(
             action,
@@ -194,6 +195,7 @@ pub(crate) fn grants_admin(role: RoleRef, action: Action) -> bool {
                 | A::ReadAudit
                 | A::ManageCollections
                 | A::EraseSubject
+                | A::ExportTenant
         ),
         _ => false,
     }

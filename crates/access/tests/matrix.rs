@@ -58,6 +58,7 @@ enum Act {
     ReadCollections,
     ManageOwnAccount,
     EnrollMfa,
+    ExportTenant,
     Rec(Op),
 }
 
@@ -151,6 +152,7 @@ fn administers(role: &Role, act: Act) -> bool {
         ManageCollections,
         DeleteTenant,
         EraseSubject,
+        ExportTenant,
     ];
     let admin = [
         ReadUsers,
@@ -162,6 +164,7 @@ fn administers(role: &Role, act: Act) -> bool {
         ReadAudit,
         ManageCollections,
         EraseSubject,
+        ExportTenant,
     ];
     match role {
         Role::Owner => owner.contains(&act),
@@ -302,7 +305,7 @@ fn principals() -> Vec<Who> {
     out
 }
 
-const ACTIONS: [Action; 21] = [
+const ACTIONS: [Action; 22] = [
     Action::ManageTenants,
     Action::InviteOwner,
     Action::ReadUsers,
@@ -320,6 +323,7 @@ const ACTIONS: [Action; 21] = [
     Action::ReadCollections,
     Action::ManageOwnAccount,
     Action::EnrollMfa,
+    Action::ExportTenant,
     Action::Record(RecordAction::Read),
     Action::Record(RecordAction::Create),
     Action::Record(RecordAction::Update),
@@ -347,6 +351,7 @@ fn act_of(a: Action) -> Act {
         Action::ReadCollections => Act::ReadCollections,
         Action::ManageOwnAccount => Act::ManageOwnAccount,
         Action::EnrollMfa => Act::EnrollMfa,
+        Action::ExportTenant => Act::ExportTenant,
         Action::Record(r) => Act::Rec(match r {
             RecordAction::Read => Op::Read,
             RecordAction::Create => Op::Create,

@@ -42,6 +42,13 @@ pub(crate) fn run(config: &Config) -> Vec<Finding> {
     check_server(config, &mut out);
     check_auth(config, &mut out);
     check_attachments(config, &mut out);
+    if !(1..=64).contains(&config.exports.max_concurrent) {
+        error(
+            &mut out,
+            "exports.max_concurrent",
+            format!("{} is outside 1..=64", config.exports.max_concurrent),
+        );
+    }
     check_audit(config, &mut out);
     check_log(config, &mut out);
     crate::alerts::check(config, &mut out);

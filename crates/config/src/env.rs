@@ -36,6 +36,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "STRONGROOM_ATTACHMENTS_ALLOWED_TYPES",
         "attachments.allowed_types (comma-separated)",
     ),
+    (
+        "STRONGROOM_EXPORTS_MAX_CONCURRENT",
+        "exports.max_concurrent",
+    ),
     ("STRONGROOM_LOG_FORMAT", "log.format"),
     ("STRONGROOM_LOG_LEVEL", "log.level"),
     (
@@ -110,6 +114,7 @@ fn set(config: &mut Config, name: &str, value: String) -> Result<()> {
         "STRONGROOM_ATTACHMENTS_ALLOWED_TYPES" => {
             config.attachments.allowed_types = Some(comma_list(&value))
         }
+        "STRONGROOM_EXPORTS_MAX_CONCURRENT" => config.exports.max_concurrent = parse(name, &value)?,
         "STRONGROOM_LOG_FORMAT" => config.log.format = value,
         "STRONGROOM_LOG_LEVEL" => config.log.level = value,
         "STRONGROOM_ALERTS_EMAIL_TO" => config.alerts.email_to = comma_list(&value),

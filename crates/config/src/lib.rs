@@ -47,6 +47,8 @@ pub struct Config {
     pub audit: Audit,
     pub log: Log,
     pub alerts: Alerts,
+    /// `[exports]`: tenant exports (P14).
+    pub exports: Exports,
     /// `[backup]`: encrypted backups in several regions (P12); absent: backups are off.
     pub backup: Option<Backup>,
 }
@@ -81,6 +83,21 @@ impl Default for Audit {
             file_sink: None,
             syslog: None,
         }
+    }
+}
+
+/// Tenant exports (P14).
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Exports {
+    /// Export jobs running at once (Argon2id and a full read of a tenant each); further
+    /// requests wait in order.
+    pub max_concurrent: usize,
+}
+
+impl Default for Exports {
+    fn default() -> Self {
+        Self { max_concurrent: 2 }
     }
 }
 

@@ -14,8 +14,8 @@ use state_sqlite::{Applied, RecordRow, StateStore, TenantRow, TenantStatus, Writ
 use crate::envelope::{self, Header};
 use crate::event::{Body, Event, Status, UserChange};
 use crate::model::{
-    DeletionDoc, DeletionStatus, Document, RecoveryCode, SessionDoc, TokenDoc, UserDoc, from_doc,
-    to_doc,
+    DeletionDoc, DeletionStatus, Document, ExportDoc, ExportStatus, RecoveryCode, SessionDoc,
+    TokenDoc, UserDoc, from_doc, to_doc,
 };
 use crate::{Error, Result};
 
@@ -291,6 +291,39 @@ fn apply_event(tx: &mut WriteTx<'_>, header: &Header, event: &Event) -> state_sq
                 )?;
             }
         }
+        Event::ExportRequested { doc } => put(tx, doc)?,
+        Event::ExportProgressed {
+            export,
+            done,
+            total,
+        } => update::<ExportDoc>(tx, &export.to_string(), |e| {
+            e.status = ExportStatus::Running;
+            e.started_at = e.started_at.or(Some(at));
+            (e.done, e.total) = (*done, *total);
+        })?,
+        Event::ExportCompleted {
+            export,
+            size,
+            digest,
+        } => update::<ExportDoc>(tx, &export.to_string(), |e| {
+            e.status = ExportStatus::Completed;
+            e.done = e.total;
+            e.completed_at = Some(at);
+            (e.size, e.digest) = (Some(*size), Some(digest.clone()));
+        })?,
+        Event::ExportFailed { export, reason } => {
+            update::<ExportDoc>(tx, &export.to_string(), |e| {
+                e.status = ExportStatus::Failed;
+                e.error = Some(reason.clone());
+            })?
+        }
+        Event::ExportDownloaded { export } => update::<ExportDoc>(tx, &export.to_string(), |e| {
+            e.downloads = e.downloads.saturating_add(1)
+        })?,
+        Event::ExportExpired { export } => update::<ExportDoc>(tx, &export.to_string(), |e| {
+            e.status = ExportStatus::Expired;
+            e.expired_at = Some(at);
+        })?,
     }
     Ok(())
 }

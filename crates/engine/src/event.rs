@@ -125,6 +125,12 @@ impl Event {
                 | Event::AttachmentDeleted { .. }
                 | Event::SessionTouched { .. }
                 | Event::TokenUsed { .. }
+                | Event::ExportRequested { .. }
+                | Event::ExportProgressed { .. }
+                | Event::ExportCompleted { .. }
+                | Event::ExportFailed { .. }
+                | Event::ExportDownloaded { .. }
+                | Event::ExportExpired { .. }
         )
     }
 }
@@ -276,6 +282,34 @@ pub enum Event {
     /// or not the account exists (a failure of a known account is a `UserChanged`), which keeps
     /// the response times alike (no enumeration by timing), and for the audit trail.
     LoginFailedUnknownAccount {},
+    /// A tenant export was requested (P14); `doc` holds its deadline. Tenant scope.
+    ExportRequested {
+        doc: crate::model::ExportDoc,
+    },
+    /// An export's job wrote `done` of `total` items (its first one: it started).
+    ExportProgressed {
+        export: types::ExportId,
+        done: u64,
+        total: u64,
+    },
+    /// An export's archive is complete: its size and SHA-256 (hex).
+    ExportCompleted {
+        export: types::ExportId,
+        size: u64,
+        digest: String,
+    },
+    ExportFailed {
+        export: types::ExportId,
+        reason: String,
+    },
+    /// A download link of the export was used.
+    ExportDownloaded {
+        export: types::ExportId,
+    },
+    /// The archive was deleted (7 days after completion).
+    ExportExpired {
+        export: types::ExportId,
+    },
 }
 
 /// A tenant's data as a restore carries it, rows as the state holds them (documents of the

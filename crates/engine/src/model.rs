@@ -395,6 +395,60 @@ impl Document for DeletionDoc {
     }
 }
 
+/// Where a tenant export stands (P14).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportStatus {
+    /// Requested; waiting for a free slot.
+    Queued,
+    /// Being written.
+    Running,
+    /// The archive is ready to download.
+    Completed,
+    Failed,
+    /// Completed, then its archive was deleted (7 days after completion).
+    Expired,
+}
+
+/// A tenant export: the request, its deadline, its progress and its archive's size and digest.
+/// Holds no secret (the passphrase is never stored) and no tenant plaintext.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportDoc {
+    pub id: types::ExportId,
+    pub tenant: TenantId,
+    /// The member who asked.
+    pub requested_by: UserId,
+    pub requested_at: i64,
+    /// `requested_at` + 30 days: the promise (P14).
+    pub deadline: i64,
+    pub status: ExportStatus,
+    /// Items written and to write (records, attachments, users, roles, audit events).
+    pub done: u64,
+    pub total: u64,
+    pub started_at: Option<i64>,
+    pub completed_at: Option<i64>,
+    /// Size of the sealed archive in bytes, and its SHA-256 (hex).
+    pub size: Option<u64>,
+    pub digest: Option<String>,
+    /// Why it failed (no tenant data).
+    pub error: Option<String>,
+    pub downloads: u32,
+    pub expired_at: Option<i64>,
+}
+
+impl Document for ExportDoc {
+    const KIND: &'static str = "export";
+    fn id(&self) -> String {
+        self.id.to_string()
+    }
+    fn realm(&self) -> String {
+        self.tenant.to_string()
+    }
+    fn parent(&self) -> Option<String> {
+        Some(self.tenant.to_string())
+    }
+}
+
 /// The document kinds that are a tenant's *data*, which a point-in-time restore of the tenant
 /// brings back (with its records): every other kind is identity, which it leaves as it is.
 pub const TENANT_DATA_KINDS: &[&str] = &[

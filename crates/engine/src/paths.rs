@@ -48,6 +48,16 @@ impl Paths {
         self.key_file.with_file_name("audit-signing.key")
     }
 
+    /// Sealed tenant exports (`<export>.srx`, ciphertext only) and their scratch files.
+    pub fn exports_dir(&self) -> PathBuf {
+        self.data.join("exports")
+    }
+
+    /// The sealed archive of one export.
+    pub fn export_file(&self, export: types::ExportId) -> PathBuf {
+        self.exports_dir().join(format!("{export}.srx"))
+    }
+
     pub fn state(&self) -> PathBuf {
         self.data.join("state.sqlite")
     }

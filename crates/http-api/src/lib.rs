@@ -13,6 +13,7 @@ mod backup_routes;
 mod bodies;
 mod deletion_routes;
 mod error;
+mod export_routes;
 mod headers;
 mod health;
 mod json;
@@ -60,6 +61,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Backups of this server (`None` without a `[backup]` section).
     pub backups: Option<Arc<backup::service::Service>>,
+    /// Tenant exports (P14): the jobs, their links.
+    pub exports: Arc<export::Service>,
 }
 
 /// Refuses a request whose client IP spent its budget (429 with `Retry-After`).
@@ -98,9 +101,13 @@ pub fn router(state: Arc<AppState>) -> Router {
                 .merge(record_routes::router())
                 .merge(attachment_routes::router())
                 .merge(audit_routes::tenant_router())
-                .merge(deletion_routes::tenant_router()),
+                .merge(deletion_routes::tenant_router())
+                .merge(export_routes::router()),
         )
-        .nest("/api/v1", session_routes::router())
+        .nest(
+            "/api/v1",
+            session_routes::router().merge(export_routes::download_router()),
+        )
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(headers::request_timeout))

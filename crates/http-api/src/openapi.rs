@@ -25,8 +25,8 @@ use utoipa::openapi::{Content, Header, RefOr, Schema};
 use crate::AppState;
 use crate::error::Problem;
 use crate::{
-    attachment_routes, audit_routes, backup_routes, deletion_routes, health, metrics,
-    record_routes, session_routes, tenant_admin, tenants,
+    attachment_routes, audit_routes, backup_routes, deletion_routes, export_routes, health,
+    metrics, record_routes, session_routes, tenant_admin, tenants,
 };
 
 /// The document's media type for errors.
@@ -119,6 +119,11 @@ const PROBLEM_JSON: &str = "application/problem+json";
         attachment_routes::upload_attachment,
         attachment_routes::download_attachment,
         attachment_routes::delete_attachment,
+        export_routes::request_export,
+        export_routes::list_exports,
+        export_routes::show_export,
+        export_routes::create_link,
+        export_routes::download,
     ),
     components(schemas(Problem)),
     modifiers(&SecuritySchemes, &CommonErrors),
@@ -132,6 +137,7 @@ const PROBLEM_JSON: &str = "application/problem+json";
         (name = "backups", description = "Backups in several regions: each destination's state, and a run now."),
         (name = "tenant administration", description = "A tenant's users, roles, tokens and settings."),
         (name = "records", description = "Collections with declared schemas, their records and the records' attachments."),
+        (name = "exports", description = "Complete, encrypted exports of a tenant and their single-use download links."),
     )
 )]
 pub(crate) struct ApiDoc;

@@ -241,7 +241,7 @@ macro_rules! schema_fields {
 
 /// Every route of the router.
 #[rustfmt::skip]
-pub const ROUTES: [Row; 77] = {
+pub const ROUTES: [Row; 82] = {
     use {Body::*, Norm::*, Read::*, Rule::*, Who::*};
     [
     row("GET", "/healthz", Anon),
@@ -327,6 +327,11 @@ pub const ROUTES: [Row; 77] = {
     row("GET", "/t/records/{collection}/{record}/attachments", Owner),
     row("GET", "/t/records/{collection}/{record}/attachments/{attachment}", Owner),
     row("DELETE", "/t/records/{collection}/{record}/attachments/{attachment}", Owner),
+    row("POST", "/t/exports", Owner),
+    row("GET", "/t/exports", Owner),
+    row("GET", "/t/exports/{export}", Owner),
+    row("POST", "/t/exports/{export}/link", Owner),
+    row("GET", "/api/v1/export-downloads/{token}", Anon),
     ]
 };
 

@@ -15,7 +15,7 @@ use common::{App, Auth};
 use serde_json::Value;
 
 /// The routes anyone may call; every other operation must declare a security requirement.
-const PUBLIC: [(&str, &str); 8] = [
+const PUBLIC: [(&str, &str); 9] = [
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/api/v1/openapi.json"),
@@ -24,6 +24,8 @@ const PUBLIC: [(&str, &str); 8] = [
     ("POST", "/api/v1/invitations/accept"),
     ("POST", "/api/v1/password-reset"),
     ("POST", "/api/v1/tenants/{tenant}/deletion/cancel"),
+    // The link's token is the capability (single use, 15 minutes).
+    ("GET", "/api/v1/export-downloads/{token}"),
 ];
 
 const METHODS: [&str; 5] = ["get", "put", "post", "delete", "patch"];

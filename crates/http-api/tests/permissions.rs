@@ -96,6 +96,8 @@ enum Adm {
     EraseSubject,
     /// `ManageCollections` (records.md: owner, admin).
     Collections,
+    /// `ExportTenant` (data-rights.md: owner, admin).
+    Export,
 }
 
 /// A record action (records.md).
@@ -203,6 +205,8 @@ fn expected(need: Need, method: &str, kind: Kind, tn: Option<Tn>, path_tn: Tn, o
 enum Set {
     No, Fresh, FreshTotp, MySession, MyToken, NewTenant, Target, NewViewer, NewOwner, Svc,
     NewToken, Role, NewRole, Coll(Cn), NewColl, Rec(Cn, Whose), Att(Cn, Whose),
+    /// The tenant's fixed, completed export.
+    Exp,
 }
 
 /// The fixed collections every tenant has.
@@ -243,7 +247,7 @@ type Row = (
 );
 
 #[rustfmt::skip]
-const ROUTES: [Row; 95] = {
+const ROUTES: [Row; 100] = {
     use {Adm::*, Cn::*, Need::*, Set::*, Whose::*};
     [
     ("healthz", "GET", "/healthz", Anyone, No, ""),
@@ -343,6 +347,11 @@ const ROUTES: [Row; 95] = {
     ("deletions", "GET", "/api/v1/admin/deletions", System, No, ""),
     // An allowed caller gets 404 (nobody was ever this subject): nothing changes.
     ("erase subject", "POST", "/t/subjects/erase", Tenant(EraseSubject), No, r#"{"subject":"nobody {n}"}"#),
+    ("request export", "POST", "/t/exports", Tenant(Export), No, ""),
+    ("exports", "GET", "/t/exports", Tenant(Export), No, ""),
+    ("show export", "GET", "/t/exports/{export}", Tenant(Export), Exp, ""),
+    ("export link", "POST", "/t/exports/{export}/link", Tenant(Export), Exp, ""),
+    ("export download", "GET", "/api/v1/export-downloads/{token}", Anyone, No, ""),
     ]
 };
 
@@ -406,6 +415,8 @@ struct Ten {
     only: String,
     fixed: [String; 2],
     fixed_att: [String; 2],
+    /// A completed export.
+    export: String,
 }
 
 struct World {
@@ -478,6 +489,7 @@ impl World {
                 w.t[i].fixed_att[cn as usize] = w.fresh_attachment(i, cn.name(), &record).await;
                 w.t[i].fixed[cn as usize] = record;
             }
+            w.t[i].export = w.fresh_export(i).await;
         }
         let path = format!("{}/settings", w.base(0));
         w.settings = w.expect("GET", &path, &w.owner(0), Value::Null, 200).await;
@@ -576,6 +588,20 @@ impl World {
         let records = &self.app.state.records;
         let made = records.add_attachment(tenant, collection, record, "f.txt", "text/plain", b"f");
         made.await.expect("attachment").id.to_string()
+    }
+
+    /// A completed export of `tn`, made through the service; its id.
+    async fn fresh_export(&self, tn: Tn) -> String {
+        let tenant: types::TenantId = self.t[tn].id.parse().expect("tenant id");
+        let owner: types::UserId = self.t[tn].owner_id.parse().expect("owner id");
+        let exports = &self.app.state.exports;
+        let (view, _) = exports.request(tenant, owner).await.expect("export");
+        let done = exports
+            .finished(tenant, view.id)
+            .await
+            .expect("export ends");
+        assert_eq!(done.status, "completed", "{done:?}");
+        view.id.to_string()
     }
 
     async fn fresh_role(&self, tn: Tn) -> String {
@@ -805,6 +831,7 @@ impl World {
             Set::NewToken => ("{token}", self.fresh_token(home).await),
             Set::Role => ("{role}", x.role.clone()),
             Set::NewRole => ("{role}", self.fresh_role(home).await),
+            Set::Exp => ("{export}", x.export.clone()),
             Set::No | Set::Fresh | Set::FreshTotp => ("{id}", x.id.clone()),
         };
         let record = match row.4 {
@@ -821,6 +848,8 @@ impl World {
         };
         let path = full_path(row).replace("{tenant}", &self.t[p].id);
         let path = path.replace(name, &value).replace("{id}", &self.t[p].id);
+        // No download link is ever made here: an unknown one (404, for everyone).
+        let path = path.replace("{token}", "srx_no_such_link");
         let attachment = match row.4 {
             Set::Att(cn, Whose::Fixed) => x.fixed_att[cn as usize].clone(),
             Set::Att(cn, _) => self.fresh_attachment(home, cn.name(), &record).await,

@@ -69,6 +69,29 @@ async fn erasing_a_subject_removes_its_records_and_nothing_else() {
         out
     };
 
+    let r = app
+        .post(
+            &format!("/api/v1/tenants/{t}/exports"),
+            &owner.bearer(),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let export: types::ExportId = r.body["export"]["id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("id");
+    let done = app
+        .state
+        .exports
+        .finished(t.parse().expect("tenant"), export)
+        .await
+        .expect("finished");
+    assert_eq!(done.status, "completed", "{done:?}");
+    let archive = app.state.engine.paths().export_file(export);
+    assert!(archive.exists());
+
     let erase = format!("/api/v1/tenants/{t}/subjects/erase");
     let r = app
         .post(&erase, &editor.bearer(), json!({ "subject": "p-alice" }))
@@ -88,6 +111,16 @@ async fn erasing_a_subject_removes_its_records_and_nothing_else() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     assert_eq!(r.body["records"], 2);
+    // The export archive held the subject's records under its passphrase: it is gone.
+    assert_eq!(r.body["export_archives"], 1);
+    assert!(!archive.exists());
+    let r = app
+        .get(
+            &format!("/api/v1/tenants/{t}/exports/{export}"),
+            &owner.bearer(),
+        )
+        .await;
+    assert_eq!(r.body["status"], "expired", "{:?}", r.body);
 
     for id in &ids[..2] {
         assert_eq!(read(id).await.0, StatusCode::NOT_FOUND);

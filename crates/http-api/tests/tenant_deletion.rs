@@ -10,6 +10,31 @@ use axum::http::StatusCode;
 use common::{App, Auth};
 use serde_json::json;
 
+/// Exports the tenant as `owner`, waits for the archive, and returns its path.
+pub async fn exported(app: &App, t: &str, owner: &common::Login) -> std::path::PathBuf {
+    let r = app
+        .post(
+            &format!("/api/v1/tenants/{t}/exports"),
+            &owner.bearer(),
+            serde_json::Value::Null,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+    let id: types::ExportId = r.body["export"]["id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("id");
+    let done = app
+        .state
+        .exports
+        .finished(t.parse().expect("tenant"), id)
+        .await
+        .expect("finished");
+    assert_eq!(done.status, "completed", "{done:?}");
+    app.state.engine.paths().export_file(id)
+}
+
 fn code_now(app: &App, login: &common::Login) -> String {
     let secret = login.totp.as_ref().expect("the owner has a second factor");
     credentials::totp::code_at(secret, app.now_secs())
@@ -24,6 +49,10 @@ async fn an_owner_requests_a_deletion_the_code_cancels_it_and_the_receipt_verifi
     let admin = app.user(&a, "ada@acme.test", "admin").await;
     let other_owner = app.user(&b, "oscar@other.test", "owner").await;
     let path = format!("/api/v1/tenants/{a}/deletion");
+    // An export archive waits for download: sealed under its passphrase, not the tenant's key,
+    // so the deletion must delete it.
+    let export = exported(&app, &a, &owner).await;
+    assert!(export.exists());
 
     // Refused: an administrator (owners only), another tenant's owner, a wrong password, a
     // missing code, a token.
@@ -210,6 +239,8 @@ async fn an_owner_requests_a_deletion_the_code_cancels_it_and_the_receipt_verifi
         .finish(&destruction, Vec::new())
         .await
         .expect("finish");
+    assert!(!export.exists(), "the export archive outlived the tenant");
+    assert_eq!(destruction.purged.export_archives, 1);
     let r = app.get(&admin_path, &app.root()).await;
     assert_eq!(r.body["status"], "completed", "{:?}", r.body);
     let receipt = r.body["receipt"].as_str().expect("receipt").to_owned();

@@ -7,7 +7,7 @@
 
 use engine::Scope;
 use engine::event::{Blob, Event};
-use engine::model::AttachmentDoc;
+use engine::model::{AttachmentDoc, ExportDoc, ExportStatus};
 use types::{AttachmentId, TenantId};
 
 use crate::Records;
@@ -25,6 +25,9 @@ pub struct Erased {
     pub attachments: u64,
     /// When the subject's key was destroyed (Unix ms).
     pub key_destroyed_at: i64,
+    /// The tenant's export archives kept for download, deleted: they are sealed under their
+    /// passphrase and may hold the subject's data.
+    pub export_archives: u64,
 }
 
 impl Records {
@@ -64,10 +67,44 @@ impl Records {
             )
             .await?;
         self.remove_blobs(&files)?;
+        let archives = self.expire_exports(tenant).await?;
         Ok(Erased {
             records: records.len() as u64,
             attachments: files.len() as u64,
             key_destroyed_at: destroyed.at,
+            export_archives: archives,
         })
+    }
+
+    /// Deletes the tenant's completed export archives (each `export.expired`).
+    async fn expire_exports(&self, tenant: TenantId) -> Result<u64> {
+        let mut n = 0;
+        let mut after = String::new();
+        loop {
+            let page = self
+                .engine
+                .list_docs::<ExportDoc>(&tenant.to_string(), &after, 500)?;
+            let Some(last) = page.last() else {
+                return Ok(n);
+            };
+            after = last.id.to_string();
+            for doc in page.iter().filter(|d| d.status == ExportStatus::Completed) {
+                match std::fs::remove_file(self.engine.paths().export_file(doc.id)) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(Error::Storage(format!("deleting an export: {e}"))),
+                }
+                self.engine
+                    .commit(
+                        Scope::Tenant(tenant),
+                        &Event::ExportExpired { export: doc.id },
+                    )
+                    .await?;
+                n += 1;
+            }
+            if page.len() < 500 {
+                return Ok(n);
+            }
+        }
     }
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::{admin, audit_cmd, backup_cmd, serve, settings};
+use crate::{admin, audit_cmd, backup_cmd, export_cmd, serve, settings};
 
 /// Strongroom: a self-hostable, multi-tenant backend that keeps its security promises.
 #[derive(Debug, Parser)]
@@ -69,6 +69,9 @@ enum Command {
     /// check of every set as a restore would read it.
     #[command(subcommand)]
     Backup(BackupCommand),
+    /// Tenant exports (P14): open a downloaded archive (`.srx`) offline.
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Restore drill: the latest backup of each destination restored into a scratch directory
     /// and compared with the live state at the same journal position; RTO and RPO measured and
     /// recorded (offline; a running server drills on its own schedule or through the API).
@@ -128,6 +131,24 @@ enum AuditCommand {
         pubkey: Option<String>,
         #[command(flatten)]
         storage: StorageArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ExportCommand {
+    /// Decrypt an export archive, check every digest of its manifest, and write its files into
+    /// DIR (which must not exist, or be empty). Nothing is written unless all of it checks out.
+    /// The passphrase is asked on the terminal (not echoed), or read from stdin.
+    Open {
+        /// The archive (`<export>.srx`, as downloaded).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Where to write the files.
+        #[arg(long, value_name = "DIR")]
+        to: PathBuf,
+        /// Read the passphrase from the first line of standard input.
+        #[arg(long)]
+        passphrase_stdin: bool,
     },
 }
 
@@ -343,6 +364,11 @@ impl Cli {
                 storage,
             }) => backup_cmd::verify(&storage, master_key.as_deref()),
             Command::Drill(storage) => backup_cmd::drill(&storage),
+            Command::Export(ExportCommand::Open {
+                file,
+                to,
+                passphrase_stdin,
+            }) => export_cmd::open(&file, &to, passphrase_stdin),
             Command::Restore {
                 from,
                 to,

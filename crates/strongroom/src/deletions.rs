@@ -112,6 +112,7 @@ impl std::fmt::Display for Took {
 pub fn start(
     engine: Engine,
     backups: Option<Arc<Service>>,
+    exports: Arc<export::Service>,
     mut stopped: watch::Receiver<bool>,
 ) -> JoinHandle<()> {
     tokio::spawn(async move {
@@ -124,7 +125,7 @@ pub fn start(
                 _ = look.tick() => {}
                 _ = stopped.changed() => return,
             }
-            warn_deadlines(&engine, &tenancy, &mut warned).await;
+            warn_deadlines(&engine, &tenancy, &exports, &mut warned).await;
             let due = match tenancy.deletions_due() {
                 Ok(due) => due,
                 Err(e) => {
@@ -152,29 +153,57 @@ pub fn start(
 }
 
 /// Records `data_rights.deadline_near` (the built-in alert `data_rights` delivers it) once per
-/// run of the server for every open deletion request whose 30-day deadline is at most 7 days
-/// away.
-async fn warn_deadlines(engine: &Engine, tenancy: &Tenancy, warned: &mut HashSet<TenantId>) {
+/// run of the server for every open deletion request or export whose 30-day deadline is at most
+/// 7 days away.
+async fn warn_deadlines(
+    engine: &Engine,
+    tenancy: &Tenancy,
+    exports: &export::Service,
+    warned: &mut HashSet<String>,
+) {
     use tenancy::deletion::{DAY_MS, WARN_DAYS};
-    let near = match tenancy.deadlines_near(WARN_DAYS * DAY_MS) {
-        Ok(near) => near,
-        Err(e) => {
-            tracing::error!(error = %e, "the deletion deadlines could not be read");
-            return;
-        }
-    };
-    for request in near {
-        if warned.contains(&request.tenant) {
+    let within = WARN_DAYS * DAY_MS;
+    // (request id, scope of the event, resource kind, resource id, request kind, deadline)
+    let mut near: Vec<(String, Scope, &str, String, &str, i64)> = Vec::new();
+    match tenancy.deadlines_near(within) {
+        Ok(requests) => near.extend(requests.into_iter().map(|d| {
+            let id = d.tenant.to_string();
+            (
+                format!("deletion:{id}"),
+                Scope::System,
+                "tenant",
+                id,
+                "tenant deletion",
+                d.deadline,
+            )
+        })),
+        Err(e) => tracing::error!(error = %e, "the deletion deadlines could not be read"),
+    }
+    match exports.deadlines_near(within) {
+        Ok(requests) => near.extend(requests.into_iter().map(|d| {
+            let id = d.id.to_string();
+            (
+                format!("export:{id}"),
+                Scope::Tenant(d.tenant),
+                "export",
+                id,
+                "tenant export",
+                d.deadline,
+            )
+        })),
+        Err(e) => tracing::error!(error = %e, "the export deadlines could not be read"),
+    }
+    for (key, scope, kind, id, request, deadline) in near {
+        if warned.contains(&key) {
             continue;
         }
         let draft = Draft::new("data_rights.deadline_near", Outcome::Success)
-            .on("tenant", request.tenant)
-            .with("request", "tenant deletion")
-            .with("deadline", request.deadline)
-            .with("requested_at", request.requested_at);
-        match engine.audit(Scope::System, draft).await {
+            .on(kind, id)
+            .with("request", request)
+            .with("deadline", deadline);
+        match engine.audit(scope, draft).await {
             Ok(()) => {
-                warned.insert(request.tenant);
+                warned.insert(key);
             }
             Err(e) => tracing::error!(error = %e, "a deadline warning could not be recorded"),
         }

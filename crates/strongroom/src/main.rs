@@ -8,6 +8,7 @@ mod backups;
 mod bench_build;
 mod cli;
 mod deletions;
+mod export_cmd;
 mod serve;
 mod settings;
 mod tls_files;

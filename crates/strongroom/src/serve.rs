@@ -86,9 +86,11 @@ async fn serve(
     let identity = identity::Identity::new(engine.clone(), identity_config);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let backups = Backups::start(&config, engine.clone(), stopped.clone())?;
+    let exports = start_exports(&config, &engine, &records, &identity, stopped.clone()).await?;
     let deletions = crate::deletions::start(
         engine.clone(),
         backups.as_ref().map(|b| Arc::clone(&b.service)),
+        Arc::clone(&exports),
         stopped.clone(),
     );
     let state = Arc::new(http_api::AppState {
@@ -100,6 +102,7 @@ async fn serve(
         backups: backups.as_ref().map(|b| Arc::clone(&b.service)),
         identity,
         records,
+        exports,
         auth_limiter: Arc::new(http_api::IpLimiter::new(config.auth.ip_per_minute)),
         limits: Arc::new(http_api::RequestLimits::new(
             config.limits.ip_per_minute,
@@ -144,6 +147,49 @@ async fn serve(
         backups.shutdown().await;
     }
     Ok(())
+}
+
+/// The export service: jobs a stop interrupted fail now (their passphrases are gone), and
+/// archives are deleted 7 days after completion, looked at every minute.
+async fn start_exports(
+    config: &config::Config,
+    engine: &Engine,
+    records: &records::Records,
+    identity: &identity::Identity,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<Arc<export::Service>> {
+    let sources = export::archive::Sources {
+        engine: engine.clone(),
+        records: records.clone(),
+        identity: identity.clone(),
+    };
+    let settings = export::Config {
+        max_concurrent: config.exports.max_concurrent,
+        ..export::Config::default()
+    };
+    let exports = export::Service::new(sources, settings).context("starting the exports")?;
+    let failed = exports
+        .recover()
+        .await
+        .context("closing the exports a stop interrupted")?;
+    if failed > 0 {
+        println!("init: {failed} export(s) interrupted by the last stop marked failed");
+    }
+    let sweeper = Arc::clone(&exports);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    if let Err(e) = sweeper.sweep().await {
+                        tracing::error!(error = %e, "deleting expired exports failed");
+                    }
+                }
+                _ = stop.changed() => return,
+            }
+        }
+    });
+    Ok(exports)
 }
 
 /// Records the start and the effective configuration (its digest: the file may hold paths and

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crypto::Secret;
 use engine::event::{Blob, Event, Status};
-use engine::model::{AttachmentDoc, DeletionDoc, DeletionStatus, SYSTEM_REALM};
+use engine::model::{AttachmentDoc, DeletionDoc, DeletionStatus, ExportDoc, SYSTEM_REALM};
 use engine::shred::Destroyed;
 use engine::{Scope, TenantStatus};
 use types::TenantId;
@@ -269,22 +269,7 @@ impl Tenancy {
 
     /// Every deletion request ever made (the latest per tenant).
     pub fn all_deletions(&self) -> Result<Vec<DeletionDoc>> {
-        let mut out = Vec::new();
-        let mut after = String::new();
-        loop {
-            let page: Vec<DeletionDoc> =
-                self.engine
-                    .list_docs::<DeletionDoc>(SYSTEM_REALM, &after, PAGE)?;
-            let Some(last) = page.last() else {
-                return Ok(out);
-            };
-            after = last.tenant.to_string();
-            let full = page.len() == PAGE as usize;
-            out.extend(page);
-            if !full {
-                return Ok(out);
-            }
-        }
+        self.docs_in::<DeletionDoc>(SYSTEM_REALM)
     }
 
     /// Carries out the deletion: destroys the tenant's keys in both keyring copies, commits
@@ -324,6 +309,13 @@ impl Tenancy {
             });
         }
         let attachments = self.attachment_files(tenant)?;
+        // Export archives are sealed under their passphrase, not the tenant's key: shredding
+        // does not reach them, so they are deleted.
+        let archives: Vec<std::path::PathBuf> = self
+            .docs_of::<ExportDoc>(tenant)?
+            .iter()
+            .map(|e| self.engine.paths().export_file(e.id))
+            .collect();
         let state_rows = self
             .engine
             .state()
@@ -344,6 +336,14 @@ impl Tenancy {
         self.engine.forget_audit_tenant(tenant)?;
         let purge_took = started.elapsed() - keys_took;
         let blob_files = self.delete_files(&attachments)?;
+        let mut export_archives = 0;
+        for path in &archives {
+            match std::fs::remove_file(path) {
+                Ok(()) => export_archives += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::Files(format!("{}: {e}", path.display()))),
+            }
+        }
         let took = Took {
             keys: keys_took,
             purge: purge_took,
@@ -355,6 +355,7 @@ impl Tenancy {
             purged: Purged {
                 state_rows,
                 blob_files,
+                export_archives,
             },
             grace_skipped: early || made_now,
             took,
@@ -371,21 +372,32 @@ impl Tenancy {
     }
 
     fn attachment_files(&self, tenant: TenantId) -> Result<Vec<String>> {
-        let realm = tenant.to_string();
-        let mut names = Vec::new();
+        Ok(self
+            .docs_of::<AttachmentDoc>(tenant)?
+            .iter()
+            .map(|a| a.id.to_string())
+            .collect())
+    }
+
+    /// Every document of kind `T` in the tenant's realm.
+    fn docs_of<T: engine::model::Document>(&self, tenant: TenantId) -> Result<Vec<T>> {
+        self.docs_in(&tenant.to_string())
+    }
+
+    /// Every document of kind `T` in `realm`, page by page.
+    fn docs_in<T: engine::model::Document>(&self, realm: &str) -> Result<Vec<T>> {
+        let mut out: Vec<T> = Vec::new();
         let mut after = String::new();
         loop {
-            let page = self
-                .engine
-                .list_docs::<AttachmentDoc>(&realm, &after, PAGE)?;
+            let page = self.engine.list_docs::<T>(realm, &after, PAGE)?;
             let Some(last) = page.last() else {
-                return Ok(names);
+                return Ok(out);
             };
-            after = last.id.to_string();
+            after = last.id();
             let full = page.len() == PAGE as usize;
-            names.extend(page.iter().map(|a| a.id.to_string()));
+            out.extend(page);
             if !full {
-                return Ok(names);
+                return Ok(out);
             }
         }
     }

@@ -82,6 +82,8 @@ pub struct Place {
 pub struct Purged {
     pub state_rows: u64,
     pub blob_files: u64,
+    /// Export archives kept for download (sealed under their passphrase, not the tenant's key).
+    pub export_archives: u64,
 }
 
 /// A signed receipt.
@@ -197,6 +199,7 @@ mod tests {
             purged: Purged {
                 state_rows: 9,
                 blob_files: 1,
+                export_archives: 0,
             },
             remains: REMAINS.into(),
             not_covered: NOT_COVERED.into(),

@@ -174,6 +174,10 @@ define_id!(
     /// One firing of an alert rule.
     AlertId, "alert", "al_"
 );
+define_id!(
+    /// A tenant export (P14): one archive of a tenant's data.
+    ExportId, "export", "ex_"
+);
 
 #[cfg(test)]
 mod tests {

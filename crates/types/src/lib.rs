@@ -10,6 +10,6 @@ pub mod lenient;
 
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use id::{
-    AlertId, AttachmentId, CollectionId, EntryId, EventId, IdError, InvitationId, RecordId,
-    RequestId, RoleId, SessionId, TenantId, TokenId, UserId,
+    AlertId, AttachmentId, CollectionId, EntryId, EventId, ExportId, IdError, InvitationId,
+    RecordId, RequestId, RoleId, SessionId, TenantId, TokenId, UserId,
 };

@@ -182,6 +182,34 @@ pub(crate) fn describe(scope: Scope, event: &Event) -> Vec<Draft> {
                 id: None,
                 tenant: None,
             })),
+        Event::ExportRequested { doc } => one(Draft::new("export.requested", Success)
+            .on("export", doc.id)
+            .with("deadline", doc.deadline)),
+        Event::ExportProgressed {
+            export,
+            done,
+            total,
+        } => one(Draft::new("export.progress", Success)
+            .on("export", export)
+            .with("done", *done)
+            .with("total", *total)),
+        Event::ExportCompleted {
+            export,
+            size,
+            digest,
+        } => one(Draft::new("export.completed", Success)
+            .on("export", export)
+            .with("size", *size)
+            .with("sha256", digest.clone())),
+        Event::ExportFailed { export, reason } => one(Draft::new("export.failed", Failure)
+            .on("export", export)
+            .because(reason)),
+        Event::ExportDownloaded { export } => {
+            one(Draft::new("export.downloaded", Success).on("export", export))
+        }
+        Event::ExportExpired { export } => {
+            one(Draft::new("export.expired", Success).on("export", export))
+        }
         Event::RecordCreated { .. }
         | Event::RecordUpdated { .. }
         | Event::RecordDeleted { .. }

@@ -136,11 +136,29 @@ impl App {
             ..IdentityConfig::default()
         };
         let identity = Identity::new(engine.clone(), config);
+        let records = records::Records::new(engine.clone());
+        let exports = export::Service::new(
+            export::archive::Sources {
+                engine: engine.clone(),
+                records: records.clone(),
+                identity: identity.clone(),
+            },
+            export::Config {
+                kdf: export::KdfParams {
+                    m_kib: 64,
+                    t: 1,
+                    p: 1,
+                },
+                ..export::Config::default()
+            },
+        )
+        .expect("exports");
         let state = Arc::new(AppState {
             tenancy: tenancy::Tenancy::new(engine.clone()),
             metrics: Arc::new(http_api::Metrics::new(identity.clone(), None)),
             identity,
-            records: records::Records::new(engine.clone()),
+            records,
+            exports,
             auth_limiter: Arc::new(IpLimiter::new(ip_per_minute)),
             limits: Arc::new(limits),
             engine,

@@ -10,7 +10,7 @@
 use std::collections::BTreeSet;
 
 /// Every module with a router, and its source.
-const SOURCES: [(&str, &str); 11] = [
+const SOURCES: [(&str, &str); 12] = [
     ("health", include_str!("../../src/health.rs")),
     (
         "deletion_routes",
@@ -18,6 +18,7 @@ const SOURCES: [(&str, &str); 11] = [
     ),
     ("audit_routes", include_str!("../../src/audit_routes.rs")),
     ("backup_routes", include_str!("../../src/backup_routes.rs")),
+    ("export_routes", include_str!("../../src/export_routes.rs")),
     ("metrics", include_str!("../../src/metrics.rs")),
     ("openapi", include_str!("../../src/openapi.rs")),
     ("tenants", include_str!("../../src/tenants.rs")),
