@@ -146,6 +146,7 @@ mod tests {
                     || n.ends_with("_SECS")
                     || n.ends_with("_MINUTE")
                     || n.ends_with("_CONCURRENCY")
+                    || n.ends_with("_CONCURRENT")
                     || n.ends_with("_PORT") =>
                 {
                     "7"

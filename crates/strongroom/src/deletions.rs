@@ -219,3 +219,105 @@ async fn failed(engine: &Engine, tenant: TenantId, error: &anyhow::Error) {
         tracing::error!(error = %e, "a deletion failure could not be recorded");
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use engine::{AuditQuery, AuditScope, Options, Paths};
+    use types::{ManualClock, Timestamp};
+
+    use super::*;
+
+    const DAY: i64 = 86_400_000;
+
+    fn reported(engine: &Engine) -> Vec<String> {
+        engine
+            .audit_page(&AuditQuery {
+                scope: AuditScope::All,
+                from: None,
+                to: None,
+                actor: None,
+                action: Some("data_rights.deadline_near"),
+                outcome: None,
+                before: None,
+                limit: 100,
+            })
+            .expect("trail")
+            .into_iter()
+            .map(|r| {
+                let resource = r.event.resource.expect("resource");
+                format!("{}:{}", resource.kind, resource.id.unwrap_or_default())
+            })
+            .collect()
+    }
+
+    /// A deletion request with the longest grace period and a queued export are reported once
+    /// each, 7 days before their 30-day deadlines, and not before.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn deadlines_seven_days_away_are_reported_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let paths = Paths {
+            data: dir.path().join("data"),
+            mirror: dir.path().join("mirror"),
+            key_file: dir.path().join("k").join("master.key"),
+        };
+        let clock = Arc::new(ManualClock::new(Timestamp(1_800_000_000_000)));
+        let engine = {
+            let (paths, clock) = (paths.clone(), Arc::clone(&clock));
+            let options = Options {
+                clock,
+                create: true,
+                ..Options::default()
+            };
+            tokio::task::spawn_blocking(move || Engine::open(&paths, options).map(|o| o.engine))
+                .await
+                .expect("join")
+                .expect("engine")
+        };
+        let tenancy = Tenancy::new(engine.clone());
+        let (doomed, exporting) = (
+            tenancy.create("Doomed").await.expect("tenant").id,
+            tenancy.create("Exporting").await.expect("tenant").id,
+        );
+        tenancy
+            .request_deletion(doomed, "test", Some(30))
+            .await
+            .expect("request");
+        let identity = identity::Identity::new(engine.clone(), identity::IdentityConfig::default());
+        let sources = export::archive::Sources {
+            engine: engine.clone(),
+            records: records::Records::new(engine.clone()),
+            identity,
+        };
+        let exports = export::Service::new(sources, export::Config::default()).expect("exports");
+        // Hold the job in its slot: the export stays open.
+        let (_release, held) = tokio::sync::oneshot::channel::<()>();
+        let held = Arc::new(std::sync::Mutex::new(Some(held)));
+        exports.set_hook(Arc::new(move |_| {
+            let held = held.lock().expect("lock").take();
+            Box::pin(async move {
+                if let Some(held) = held {
+                    let _ = held.await;
+                }
+            })
+        }));
+        let (export, _) = exports
+            .request(exporting, types::UserId::random())
+            .await
+            .expect("export");
+
+        let mut warned = HashSet::new();
+        warn_deadlines(&engine, &tenancy, &exports, &mut warned).await;
+        clock.advance_millis(23 * DAY - 1);
+        warn_deadlines(&engine, &tenancy, &exports, &mut warned).await;
+        assert!(reported(&engine).is_empty(), "reported early");
+        clock.advance_millis(1);
+        warn_deadlines(&engine, &tenancy, &exports, &mut warned).await;
+        warn_deadlines(&engine, &tenancy, &exports, &mut warned).await;
+        let mut seen = reported(&engine);
+        seen.sort();
+        let mut expected = vec![format!("tenant:{doomed}"), format!("export:{}", export.id)];
+        expected.sort();
+        assert_eq!(seen, expected, "each reported once");
+        engine.shutdown();
+    }
+}
