@@ -99,7 +99,7 @@ pub(crate) struct ExportLink {
         (status = 202, description = "Requested; the passphrase is shown this once.", body = ExportRequested),
         (status = 409, description = "An export of this tenant is already queued or running."),
     ),
-    security(("session" = [])))]
+    security(("bearer" = []), ("session" = [])))]
 async fn request_export(
     TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
@@ -125,7 +125,7 @@ async fn request_export(
 #[utoipa::path(get, path = "/api/v1/tenants/{tenant}/exports", tag = "exports",
     params(("tenant" = TenantId, Path, description = "The tenant (the caller's own).")),
     responses((status = 200, description = "The tenant's exports.", body = ExportList)),
-    security(("session" = [])))]
+    security(("bearer" = []), ("session" = [])))]
 async fn list_exports(
     TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
@@ -148,7 +148,7 @@ async fn list_exports(
         (status = 200, description = "The export.", body = ExportView),
         (status = 404, description = "No such export in this tenant."),
     ),
-    security(("session" = [])))]
+    security(("bearer" = []), ("session" = [])))]
 async fn show_export(
     TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,
@@ -173,7 +173,7 @@ async fn show_export(
         (status = 404, description = "No such export in this tenant."),
         (status = 409, description = "The export is not completed (queued, running, failed or expired)."),
     ),
-    security(("session" = [])))]
+    security(("bearer" = []), ("session" = [])))]
 async fn create_link(
     TenantMember(auth): TenantMember,
     State(state): State<Arc<AppState>>,

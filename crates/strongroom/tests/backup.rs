@@ -144,6 +144,7 @@ fn backups_reach_a_directory_and_s3_and_a_destination_that_was_down_catches_up()
     );
     offline_checks_and_restores(&layout, &config, last_to, &family);
     no_canary_at_the_local_destination(&layout, &canary);
+    a_deletion_reaches_s3(&layout, &config, &tenant.id);
     drop(proxy);
     drop(moto);
     println!(
@@ -357,4 +358,47 @@ fn no_canary_at_the_local_destination(layout: &Layout, canary: &str) {
         "{bytes} bytes in {} files: the destination is not what the test expects",
         files.len()
     );
+}
+
+/// i. A tenant deletion reaches S3 as it reaches the directory (issue 7): the receipt names both
+/// destinations as shredded, and the data restored from S3 to a moment before the deletion has
+/// the tenant as `shredded`, its keys in no keyring copy.
+fn a_deletion_reaches_s3(layout: &Layout, config: &str, tenant: &str) {
+    let keys = common::wrapped_keys(&layout.data.join("keyring"), tenant);
+    assert_eq!(keys.len(), 2, "a data key and an index key");
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    let out = offline(
+        layout,
+        config,
+        &["tenants", "delete-now", tenant, "--skip-grace"],
+    );
+    let receipt: Value = serde_json::from_str(&out).expect("the receipt is printed");
+    let places = receipt["document"]["places"].as_array().expect("places");
+    for name in [LOCAL, S3] {
+        let place = places
+            .iter()
+            .find(|p| p["location"] == name)
+            .unwrap_or_else(|| panic!("{name} not in {places:?}"));
+        assert!(
+            place["at"].is_i64() && place["pending"].is_null(),
+            "{place}"
+        );
+        assert!(place["copies_removed"].as_u64() >= Some(1), "{place}");
+    }
+    let restored = common::restore_bare(layout, config, S3, before);
+    let statuses = common::tenant_statuses(&restored);
+    assert_eq!(
+        statuses.get(tenant).map(String::as_str),
+        Some("shredded"),
+        "{statuses:?}"
+    );
+    for key in &keys {
+        for file in files_under(restored.root.path()) {
+            let bytes = std::fs::read(&file).expect("read");
+            assert!(!contains(&bytes, key.as_bytes()), "{}", file.display());
+        }
+    }
 }

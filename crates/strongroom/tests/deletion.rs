@@ -11,9 +11,9 @@ mod common;
 #[path = "common/tenant.rs"]
 mod tenant;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use common::{Client, Layout, contains, files_under};
+use common::{Client, Layout, contains, files_under, restore_bare, tenant_statuses, wrapped_keys};
 use serde_json::{Value, json};
 use tenant::{Tenant, post};
 
@@ -56,21 +56,6 @@ fn bare(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-/// Every wrapped key string of `scope` in a keyring file.
-fn wrapped_keys(dir: &Path, scope: &str) -> Vec<String> {
-    let text = std::fs::read_to_string(dir.join("keyring.json")).expect("keyring");
-    let value: Value = serde_json::from_str(&text).expect("json");
-    let record = &value["document"]["scopes"][scope];
-    let mut keys: Vec<String> = record["versions"]
-        .as_array()
-        .expect("versions")
-        .iter()
-        .filter_map(|v| v["wrapped"].as_str().map(str::to_owned))
-        .collect();
-    keys.extend(record["index_key"].as_str().map(str::to_owned));
-    keys
 }
 
 fn now_ms() -> i64 {
@@ -197,43 +182,18 @@ fn a_deleted_tenant_is_unreadable_everywhere_and_its_receipt_verifies() {
     // Each destination, restored to a moment before the deletion, gives the tenant shredded;
     // the other tenant is whole.
     for name in DESTINATIONS {
-        // A bare machine: its own directory, the master key copied in; the audit key goes
-        // beside it.
-        let restored = Layout::new();
-        std::fs::create_dir_all(restored.key_file.parent().expect("keys dir")).expect("mkdir");
-        std::fs::copy(&layout.key_file, &restored.key_file).expect("copy the master key");
-        let (code, out, err) = offline(
-            &layout,
-            &config,
-            &[
-                "restore",
-                "--from",
-                name,
-                "--to",
-                &restored.data.display().to_string(),
-                "--to-mirror",
-                &restored.mirror.display().to_string(),
-                "--master-key",
-                &restored.key_file.display().to_string(),
-                "--at",
-                &before_deletion.to_string(),
-            ],
+        let restored = restore_bare(&layout, &config, name, before_deletion);
+        let statuses = tenant_statuses(&restored);
+        assert_eq!(
+            statuses.get(&doomed.id).map(String::as_str),
+            Some("shredded"),
+            "{statuses:?}"
         );
-        assert_eq!(code, 0, "restore from {name}:\n{out}\n{err}");
-        let (code, out, err) = restored.run(&["tenants", "list"]);
-        assert_eq!(code, 0, "{out}\n{err}");
-        let listed: Vec<Value> = out
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("a tenant per line"))
-            .collect();
-        let status_of = |id: &str| {
-            listed
-                .iter()
-                .find(|t| t["id"] == id)
-                .map(|t| t["status"].clone())
-        };
-        assert_eq!(status_of(&doomed.id), Some(json!("shredded")), "{out}");
-        assert_eq!(status_of(&kept.id), Some(json!("active")), "{out}");
+        assert_eq!(
+            statuses.get(&kept.id).map(String::as_str),
+            Some("active"),
+            "{statuses:?}"
+        );
         for file in files_under(restored.root.path()) {
             let bytes = std::fs::read(&file).expect("read");
             assert!(!contains(&bytes, canary.as_bytes()));

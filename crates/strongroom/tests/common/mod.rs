@@ -447,3 +447,69 @@ impl Drop for Immutable {
             .status();
     }
 }
+
+/// Restores `from` (a destination of `config`) to the moment `at_ms` on a "bare machine": new
+/// locations in a temporary directory with a copy of the master key, the audit key beside it.
+/// Returns the restored layout; panics when the restore fails.
+pub fn restore_bare(layout: &Layout, config: &str, from: &str, at_ms: i64) -> Layout {
+    let restored = Layout::new();
+    std::fs::create_dir_all(restored.key_file.parent().expect("keys dir")).expect("mkdir");
+    std::fs::copy(&layout.key_file, &restored.key_file).expect("copy the master key");
+    let (to, mirror, key) = (
+        restored.data.display().to_string(),
+        restored.mirror.display().to_string(),
+        restored.key_file.display().to_string(),
+    );
+    let at = at_ms.to_string();
+    let (code, out, err) = layout.run(&[
+        "restore",
+        "--from",
+        from,
+        "--to",
+        &to,
+        "--to-mirror",
+        &mirror,
+        "--master-key",
+        &key,
+        "--at",
+        &at,
+        "--config",
+        config,
+    ]);
+    assert_eq!(code, 0, "restore from {from}:\n{out}\n{err}");
+    restored
+}
+
+/// The status `strongroom tenants list` gives each tenant of `layout`, by id.
+pub fn tenant_statuses(layout: &Layout) -> std::collections::BTreeMap<String, String> {
+    let (code, out, err) = layout.run(&["tenants", "list"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    out.lines()
+        .map(|line| {
+            let t: serde_json::Value = serde_json::from_str(line).expect("a tenant per line");
+            (
+                t["id"].as_str().expect("id").to_owned(),
+                t["status"].as_str().expect("status").to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Every wrapped key string (data key versions and index key) of `scope` in the keyring copy
+/// in `dir`.
+pub fn wrapped_keys(dir: &Path, scope: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(dir.join("keyring.json")).expect("keyring");
+    let value: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let record = &value["document"]["scopes"][scope];
+    let mut keys: Vec<String> = record["versions"]
+        .as_array()
+        .map(|versions| {
+            versions
+                .iter()
+                .filter_map(|v| v["wrapped"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    keys.extend(record["index_key"].as_str().map(str::to_owned));
+    keys
+}
