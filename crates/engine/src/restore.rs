@@ -115,7 +115,9 @@ impl Engine {
                 limit: MAX_PAYLOAD,
             });
         }
-        let data = data_of(state.tenant_data(tenant, TENANT_DATA_KINDS)?);
+        let mut rows = state.tenant_data(tenant, TENANT_DATA_KINDS)?;
+        self.drop_erased(&mut rows)?;
+        let data = data_of(rows);
         let found = Found {
             tenant,
             at: at_ms,
@@ -129,6 +131,33 @@ impl Engine {
             data,
         };
         Ok((event, found))
+    }
+}
+
+impl Engine {
+    /// Drops from restored rows the records about data subjects erased since (their keys are
+    /// destroyed) and those records' attachments: a restore must not bring back what an erasure
+    /// took away, not even as rows nothing opens.
+    fn drop_erased(&self, rows: &mut state_sqlite::TenantData) -> Result<()> {
+        let destroyed: std::collections::HashSet<String> = self
+            .destroyed_scopes()?
+            .into_iter()
+            .map(|(scope, _)| scope)
+            .collect();
+        let mut gone = std::collections::HashSet::new();
+        rows.records
+            .retain(|r| match crate::fields::subject_of(&r.row.body) {
+                Some((subject, _)) if destroyed.contains(subject) => {
+                    gone.insert(r.row.id.clone());
+                    false
+                }
+                _ => true,
+            });
+        rows.docs.retain(|d| {
+            d.kind != <crate::model::AttachmentDoc as crate::model::Document>::KIND
+                || !d.parent.as_ref().is_some_and(|p| gone.contains(p))
+        });
+        Ok(())
     }
 }
 

@@ -254,8 +254,20 @@ async fn erasing_a_subject_leaves_its_records_unreadable_and_every_other_record_
     assert!(before.iter().all(Option::is_some));
     let other_tenant = engine.state().tenant_digest(b).expect("digest");
 
+    let before_erasure = engine.now().millis();
+    clock.advance_millis(1_000);
     let erased = w.records.erase_subject(a, "p-alice").await.expect("erase");
     assert_eq!((erased.records, erased.attachments), (3, 1));
+    // A restore of the tenant to a moment before the erasure does not bring the subject back.
+    clock.advance_millis(1_000);
+    let restored = engine
+        .restore_tenant_data(a, before_erasure)
+        .await
+        .expect("restore");
+    assert_eq!(
+        restored.counts.records, 3,
+        "Bob's two and the one about nobody; none of Alice's three"
+    );
 
     // The subject's records are gone, and their sealed bodies no longer open anywhere.
     for (collection, id) in alice {
