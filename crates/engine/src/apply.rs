@@ -256,6 +256,10 @@ fn apply_event(tx: &mut WriteTx<'_>, header: &Header, event: &Event) -> state_sq
                 tx.update_tenant_status(*tenant, tenant_status(status), header.at)?;
             }
         }
+        Event::TenantRecordsPurged { tenant, records } => {
+            let ids: Vec<String> = records.iter().map(ToString::to_string).collect();
+            tx.purge_records(*tenant, &ids, &[crate::model::AttachmentDoc::KIND])?;
+        }
         Event::TenantDeleted {
             tenant,
             keys_destroyed_at,

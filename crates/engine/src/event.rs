@@ -258,6 +258,13 @@ pub enum Event {
     TenantDeletionCancelled {
         tenant: TenantId,
     },
+    /// Some records of a tenant whose keys are destroyed, purged ahead of `TenantDeleted` (system
+    /// scope): a large tenant's rows go in chunks, so that no one apply holds the journal's
+    /// writer for long. Ids of another tenant's records are ignored.
+    TenantRecordsPurged {
+        tenant: TenantId,
+        records: Vec<types::RecordId>,
+    },
     /// The tenant's keys were destroyed at `keys_destroyed_at` (system scope). Its apply purges
     /// every state row the tenant owns.
     TenantDeleted {

@@ -112,7 +112,9 @@ async fn a_deleted_tenant_is_shredded_everywhere_and_the_rest_stays() {
     };
     let clock = Arc::new(ManualClock::new(Timestamp(1_800_000_000_000)));
     let engine = open(&paths, options(&clock, true)).await;
-    let tenancy = Tenancy::new(engine.clone());
+    // Seven records per purge entry: the 20 records go in three chunks, then the rest.
+    let mut tenancy = Tenancy::new(engine.clone());
+    tenancy.purge_chunk = 7;
     let records = Records::new(engine.clone());
     let doomed = tenancy.create("Doomed Ltd").await.expect("tenant").id;
     let kept = tenancy.create("Kept Ltd").await.expect("tenant").id;
@@ -205,7 +207,13 @@ async fn a_deleted_tenant_is_shredded_everywhere_and_the_rest_stays() {
     let due = tenancy.deletions_due().expect("due");
     assert_eq!(due.iter().map(|d| d.tenant).collect::<Vec<_>>(), [doomed]);
 
+    let head = engine.journal().head().seq;
     let destruction: Destruction = tenancy.destroy(doomed, false).await.expect("destroy");
+    assert_eq!(
+        engine.journal().head().seq - head,
+        4,
+        "20 records in chunks of 7 (three entries), then TenantDeleted"
+    );
     assert!(!destruction.grace_skipped);
     assert_eq!(destruction.keys.versions, [1]);
     assert_eq!(destruction.purged.blob_files, 1);

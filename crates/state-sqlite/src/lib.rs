@@ -267,6 +267,11 @@ impl StateStore {
         })
     }
 
+    /// Up to `limit` of `tenant`'s record ids, in id order.
+    pub fn record_ids(&self, tenant: TenantId, limit: u32) -> Result<Vec<String>> {
+        self.with_reader(|c| tenant::record_ids(c, &self.path, tenant, limit))
+    }
+
     /// `tenant`'s records carrying the index hash `hash`, by id.
     pub fn records_indexed(&self, tenant: TenantId, hash: &[u8]) -> Result<Vec<String>> {
         self.with_reader(|c| tenant::records_indexed(c, &self.path, tenant, hash))
@@ -416,6 +421,18 @@ impl WriteTx<'_> {
         child_kinds: &[&str],
     ) -> Result<u64> {
         tenant::purge_indexed(&self.tx, self.path, tenant, hash, child_kinds)
+    }
+
+    /// Deletes those of the records `ids` that belong to `tenant`, their index rows and the
+    /// documents of `child_kinds` under them; returns how many records went (a deleted tenant's
+    /// records, purged in chunks).
+    pub fn purge_records(
+        &mut self,
+        tenant: TenantId,
+        ids: &[String],
+        child_kinds: &[&str],
+    ) -> Result<u64> {
+        tenant::purge_records(&self.tx, self.path, tenant, ids, child_kinds)
     }
 
     /// Deletes every row `tenant` owns (those [`StateStore::tenant_digest`] covers) and returns

@@ -346,3 +346,56 @@ pub(crate) fn purge_indexed(
     }
     Ok(records.len() as u64)
 }
+
+/// Up to `limit` of the tenant's record ids, in id order.
+pub(crate) fn record_ids(
+    c: &Connection,
+    path: &Path,
+    tenant: TenantId,
+    limit: u32,
+) -> Result<Vec<String>> {
+    let mut stmt = c
+        .prepare_cached("SELECT id FROM records WHERE tenant = ?1 ORDER BY id LIMIT ?2")
+        .map_err(sql(path))?;
+    let rows = stmt
+        .query_map(params![tenant.to_string(), limit], |r| r.get(0))
+        .map_err(sql(path))?;
+    rows.collect::<rusqlite::Result<Vec<String>>>()
+        .map_err(sql(path))
+}
+
+/// Deletes the records `ids` that belong to the tenant (others are left), their index rows and
+/// the documents of `child_kinds` under them. Returns how many records went.
+pub(crate) fn purge_records(
+    c: &Connection,
+    path: &Path,
+    tenant: TenantId,
+    ids: &[String],
+    child_kinds: &[&str],
+) -> Result<u64> {
+    let owner = tenant.to_string();
+    let mut purged = 0;
+    for id in ids {
+        let mine: bool = c
+            .prepare_cached("SELECT count(*) FROM records WHERE id = ?1 AND tenant = ?2")
+            .and_then(|mut s| s.query_row(params![id, owner], |r| r.get::<_, i64>(0)))
+            .map_err(sql(path))?
+            > 0;
+        if !mine {
+            continue;
+        }
+        for kind in child_kinds {
+            c.execute(
+                "DELETE FROM docs WHERE kind = ?1 AND parent = ?2",
+                params![kind, id],
+            )
+            .map_err(sql(path))?;
+        }
+        c.execute("DELETE FROM record_index WHERE record = ?1", params![id])
+            .map_err(sql(path))?;
+        purged += c
+            .execute("DELETE FROM records WHERE id = ?1", params![id])
+            .map_err(sql(path))? as u64;
+    }
+    Ok(purged)
+}

@@ -108,11 +108,16 @@ fn name_field(id: TenantId, row: &str) -> engine::fields::FieldRef<'_> {
 #[derive(Debug, Clone)]
 pub struct Tenancy {
     engine: Engine,
+    /// Records purged by one journal entry when a tenant is deleted.
+    pub purge_chunk: u32,
 }
 
 impl Tenancy {
     pub fn new(engine: Engine) -> Self {
-        Self { engine }
+        Self {
+            engine,
+            purge_chunk: deletion::PURGE_CHUNK,
+        }
     }
 
     fn to_tenant(&self, row: TenantRow) -> Result<Tenant> {

@@ -146,6 +146,8 @@ pub(crate) fn describe(scope: Scope, event: &Event) -> Vec<Draft> {
         Event::TenantDeletionCancelled { tenant } => {
             one(Draft::new("tenant.deletion_cancelled", Success).on("tenant", tenant))
         }
+        // Part of a deletion the trail records as `tenant.keys_destroyed` and `tenant.deleted`.
+        Event::TenantRecordsPurged { .. } => Vec::new(),
         Event::TenantDeleted {
             tenant,
             keys_destroyed_at,
