@@ -95,11 +95,12 @@ impl std::fmt::Display for Took {
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         write!(
             f,
-            "keys destroyed in both keyring copies {:.1} ms; rows purged {:.1} ms; \
-             attachment files {:.1} ms; backup destinations shredded {:.1} ms; receipt {:.1} ms; \
-             full backup {:.1} ms",
+            "keys destroyed in both keyring copies {:.1} ms; rows purged {:.1} ms (longest \
+             entry {:.1} ms); attachment files {:.1} ms; backup destinations shredded {:.1} ms; \
+             receipt {:.1} ms; full backup {:.1} ms",
             ms(self.destroy.keys),
             ms(self.destroy.purge),
+            ms(self.destroy.longest_entry),
             ms(self.destroy.files),
             ms(self.shred),
             ms(self.receipt),

@@ -108,8 +108,10 @@ pub struct Destruction {
 pub struct Took {
     /// The keys out of both keyring copies (written and fsynced).
     pub keys: Duration,
-    /// `TenantDeleted` committed and applied: the rows purged.
+    /// The rows purged: every `TenantRecordsPurged` and `TenantDeleted` committed and applied.
     pub purge: Duration,
+    /// The longest of those commits: how long other writes may have waited behind the purge.
+    pub longest_entry: Duration,
     /// The blob files deleted in both locations.
     pub files: Duration,
 }
@@ -328,6 +330,7 @@ impl Tenancy {
         let keys_took = started.elapsed();
         // The records in chunks, each one short apply on the journal's writer, so that a large
         // tenant's purge never holds up everyone else's writes for long; then the rest.
+        let mut longest = Duration::ZERO;
         loop {
             let ids = self
                 .engine
@@ -342,13 +345,16 @@ impl Tenancy {
                 .map(|id| id.parse::<RecordId>())
                 .collect::<std::result::Result<Vec<_>, _>>()
                 .map_err(|e| engine::Error::Envelope(format!("a stored record id: {e}")))?;
+            let chunk = Instant::now();
             self.engine
                 .commit(
                     Scope::System,
                     &Event::TenantRecordsPurged { tenant, records },
                 )
                 .await?;
+            longest = longest.max(chunk.elapsed());
         }
+        let last = Instant::now();
         self.engine
             .commit(
                 Scope::System,
@@ -358,6 +364,7 @@ impl Tenancy {
                 },
             )
             .await?;
+        longest = longest.max(last.elapsed());
         self.engine.forget_audit_tenant(tenant)?;
         let purge_took = started.elapsed() - keys_took;
         let blob_files = self.delete_files(&attachments)?;
@@ -372,6 +379,7 @@ impl Tenancy {
         let took = Took {
             keys: keys_took,
             purge: purge_took,
+            longest_entry: longest,
             files: started.elapsed() - keys_took - purge_took,
         };
         Ok(Destruction {
