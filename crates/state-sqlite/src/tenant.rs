@@ -365,7 +365,8 @@ pub(crate) fn record_ids(
 }
 
 /// Deletes the records `ids` that belong to the tenant (others are left), their index rows and
-/// the documents of `child_kinds` under them. Returns how many records went.
+/// the documents of `child_kinds` under them, set-wise through a temporary table of the ids.
+/// Returns how many records went.
 pub(crate) fn purge_records(
     c: &Connection,
     path: &Path,
@@ -373,29 +374,39 @@ pub(crate) fn purge_records(
     ids: &[String],
     child_kinds: &[&str],
 ) -> Result<u64> {
-    let owner = tenant.to_string();
-    let mut purged = 0;
-    for id in ids {
-        let mine: bool = c
-            .prepare_cached("SELECT count(*) FROM records WHERE id = ?1 AND tenant = ?2")
-            .and_then(|mut s| s.query_row(params![id, owner], |r| r.get::<_, i64>(0)))
-            .map_err(sql(path))?
-            > 0;
-        if !mine {
-            continue;
-        }
-        for kind in child_kinds {
-            c.execute(
-                "DELETE FROM docs WHERE kind = ?1 AND parent = ?2",
-                params![kind, id],
-            )
+    c.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS purge_ids (id TEXT PRIMARY KEY) WITHOUT ROWID; \
+         DELETE FROM temp.purge_ids;",
+    )
+    .map_err(sql(path))?;
+    {
+        let mut put = c
+            .prepare_cached("INSERT OR IGNORE INTO temp.purge_ids (id) SELECT id FROM records WHERE id = ?1 AND tenant = ?2")
             .map_err(sql(path))?;
+        let owner = tenant.to_string();
+        for id in ids {
+            put.execute(params![id, owner]).map_err(sql(path))?;
         }
-        c.execute("DELETE FROM record_index WHERE record = ?1", params![id])
-            .map_err(sql(path))?;
-        purged += c
-            .execute("DELETE FROM records WHERE id = ?1", params![id])
-            .map_err(sql(path))? as u64;
     }
+    for kind in child_kinds {
+        c.execute(
+            "DELETE FROM docs WHERE kind = ?1 AND parent IN (SELECT id FROM temp.purge_ids)",
+            params![kind],
+        )
+        .map_err(sql(path))?;
+    }
+    c.execute(
+        "DELETE FROM record_index WHERE record IN (SELECT id FROM temp.purge_ids)",
+        [],
+    )
+    .map_err(sql(path))?;
+    let purged = c
+        .execute(
+            "DELETE FROM records WHERE id IN (SELECT id FROM temp.purge_ids)",
+            [],
+        )
+        .map_err(sql(path))? as u64;
+    c.execute("DELETE FROM temp.purge_ids", [])
+        .map_err(sql(path))?;
     Ok(purged)
 }
