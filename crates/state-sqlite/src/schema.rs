@@ -9,7 +9,7 @@ use rusqlite::Connection;
 
 use crate::{Error, Result};
 
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 /// Every table, in the fixed order the digest walks them.
 pub(crate) const TABLES: &[&str] = &["tenants", "docs", "records", "record_index"];
@@ -61,6 +61,12 @@ CREATE TABLE record_index (
 CREATE INDEX record_index_record ON record_index (record);
 ";
 
+/// Version 2: a tenant's records found without a scan (a deletion's purge, a tenant's data and
+/// digest). Indexes only: no row and no digest changes.
+const MIGRATE_V2: &str = "
+CREATE INDEX IF NOT EXISTS records_tenant ON records (tenant, id);
+";
+
 pub(crate) fn prepare(conn: &Connection, path: &Path) -> Result<()> {
     let err = |source| Error::Sqlite {
         path: path.to_owned(),
@@ -82,7 +88,14 @@ pub(crate) fn prepare(conn: &Connection, path: &Path) -> Result<()> {
     match version {
         0 => {
             conn.execute_batch(&format!(
-                "BEGIN; {SCHEMA_V1} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                "BEGIN; {SCHEMA_V1} {MIGRATE_V2} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            ))
+            .map_err(err)?;
+            Ok(())
+        }
+        1 => {
+            conn.execute_batch(&format!(
+                "BEGIN; {MIGRATE_V2} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
             ))
             .map_err(err)?;
             Ok(())
@@ -93,5 +106,45 @@ pub(crate) fn prepare(conn: &Connection, path: &Path) -> Result<()> {
             found,
             expected: SCHEMA_VERSION,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A version 1 database opens as version 2: the tenant index is added, no row changes, the
+    /// digest is the same.
+    #[test]
+    fn a_version_1_state_is_migrated_without_changing_its_digest() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.sqlite");
+        let before = {
+            let conn = Connection::open(&path).expect("open");
+            conn.execute_batch(&format!(
+                "BEGIN; {SCHEMA_V1} PRAGMA user_version = 1; \
+                 INSERT INTO tenants VALUES ('tn_a', x'00', 'active', 1, 2); \
+                 INSERT INTO records VALUES ('rc_a', 'tn_a', 'co_a', 'us_a', 1, 2, 1, x'01'); \
+                 COMMIT;"
+            ))
+            .expect("a version 1 database");
+            crate::digest::compute(&conn, &path).expect("digest")
+        };
+        let store = crate::StateStore::open(&path).expect("migrated");
+        assert_eq!(store.digest().expect("digest"), before);
+        drop(store);
+        let conn = Connection::open(&path).expect("open");
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, SCHEMA_VERSION);
+        let indexed: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'records_tenant'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("index");
+        assert_eq!(indexed, 1);
     }
 }
