@@ -93,11 +93,14 @@ impl Engine {
 
     /// Creates the key of a subject scope of `tenant` (both keyring copies) unless it exists.
     pub fn ensure_subject_key(&self, tenant: types::TenantId, subject: &str) -> Result<()> {
+        if self
+            .inner
+            .keys
+            .read()
+            .map_err(|_| Error::Poisoned)?
+            .contains(subject)
         {
-            let keys = self.inner.keys.read().map_err(|_| Error::Poisoned)?;
-            if keys.scopes().iter().any(|s| s.scope == subject) {
-                return Ok(());
-            }
+            return Ok(());
         }
         let now = self.now().millis();
         self.change_keyring(|keys| keys.add_child_scope(subject, &tenant.to_string(), now))

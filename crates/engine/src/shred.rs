@@ -45,10 +45,12 @@ impl Engine {
                 "subject scope {subject} does not belong to {tenant}"
             )));
         }
-        let exists = {
-            let keys = self.inner.keys.read().map_err(|_| Error::Poisoned)?;
-            keys.scopes().iter().any(|s| s.scope == subject)
-        };
+        let exists = self
+            .inner
+            .keys
+            .read()
+            .map_err(|_| Error::Poisoned)?
+            .contains(subject);
         if !exists {
             return Ok(None);
         }

@@ -312,6 +312,11 @@ impl Keyring {
         Ok(())
     }
 
+    /// Whether `scope` is in the keyring (live or destroyed).
+    pub fn contains(&self, scope: &str) -> bool {
+        self.doc.scopes.contains_key(scope)
+    }
+
     /// The scopes destroyed here, with when.
     pub fn destroyed(&self) -> Vec<(String, i64)> {
         self.doc

@@ -132,9 +132,7 @@ impl Tenancy {
             ),
             // The rows of a tenant whose keys are gone (a system restored from a backup taken
             // before its deletion): there, but nothing opens.
-            Err(engine::Error::Keyring(keyring::Error::Destroyed { .. })) => {
-                (String::new(), SHREDDED)
-            }
+            Err(e) if e.is_shredded() => (String::new(), SHREDDED),
             Err(e) => return Err(e.into()),
         };
         Ok(Tenant {
