@@ -450,21 +450,41 @@ impl Service {
             if doc.status != ExportStatus::Completed || !due {
                 continue;
             }
-            match std::fs::remove_file(self.file(doc.id)) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::io("deleting an expired export")(e)),
-            }
-            if let Ok(mut links) = self.links.lock() {
-                links.retain(|_, l| l.export != doc.id);
-            }
-            let event = Event::ExportExpired { export: doc.id };
-            self.engine()
-                .commit(Scope::Tenant(doc.tenant), &event)
-                .await?;
+            self.expire(&doc).await?;
             n += 1;
         }
         Ok(n)
+    }
+
+    /// Deletes every completed archive of `tenant` now (a data subject of the tenant was
+    /// erased: the archives are sealed under their passphrase and may hold the subject's
+    /// records). Returns how many.
+    pub async fn expire_tenant(&self, tenant: TenantId) -> Result<u64> {
+        let mut n = 0;
+        for doc in self.engine().children::<ExportDoc>(&tenant.to_string())? {
+            if doc.status == ExportStatus::Completed {
+                self.expire(&doc).await?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Deletes a completed export's archive and its links, and records `export.expired`.
+    async fn expire(&self, doc: &ExportDoc) -> Result<()> {
+        match std::fs::remove_file(self.file(doc.id)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io("deleting an expired export")(e)),
+        }
+        if let Ok(mut links) = self.links.lock() {
+            links.retain(|_, l| l.export != doc.id);
+        }
+        let event = Event::ExportExpired { export: doc.id };
+        self.engine()
+            .commit(Scope::Tenant(doc.tenant), &event)
+            .await?;
+        Ok(())
     }
 }
 

@@ -267,6 +267,20 @@ async fn list_deletions(
     Ok(axum::Json(DeletionList { items }).into_response())
 }
 
+/// What an erasure did.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct SubjectErased {
+    /// Records about the subject that were purged.
+    records: u64,
+    /// Their attachments, whose files were deleted.
+    attachments: u64,
+    /// When the subject's key was destroyed (Unix ms).
+    key_destroyed_at: i64,
+    /// The tenant's export archives waiting for download, deleted: they are sealed under their
+    /// passphrase and may hold the subject's records.
+    export_archives: u64,
+}
+
 /// The data subject to erase: the value its records hold in their collection's `subject` field.
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -288,7 +302,7 @@ pub(crate) struct EraseBody {
     params(("tenant" = TenantId, Path, description = "The caller's tenant.")),
     request_body = EraseBody,
     responses(
-        (status = 200, description = "Erased: how many records and attachments went.", body = records::subjects::Erased),
+        (status = 200, description = "Erased: how many records and attachments went.", body = SubjectErased),
         (status = 404, description = "No record ever named this subject."),
     ),
     security(("bearer" = []), ("session" = [])))]
@@ -301,6 +315,7 @@ async fn erase_subject(
     let tenant = tenant_id(&tenant)?;
     auth.require(Action::EraseSubject, &Resource::Tenant(tenant))?;
     let erased = state.records.erase_subject(tenant, &body.subject).await?;
+    let export_archives = state.exports.expire_tenant(tenant).await?;
     if let Some(backups) = state.backups.clone() {
         // The destinations' keyring copies that hold the subject's key go now, not at the next
         // run (the service waits for a run in progress, and records each outcome).
@@ -308,5 +323,11 @@ async fn erase_subject(
             backups.shred().await;
         });
     }
-    Ok(axum::Json(erased).into_response())
+    Ok(axum::Json(SubjectErased {
+        records: erased.records,
+        attachments: erased.attachments,
+        key_destroyed_at: erased.key_destroyed_at,
+        export_archives,
+    })
+    .into_response())
 }

@@ -2,12 +2,13 @@
 //! body, its attachments' bytes and names — under its data subject's own key, a child of the
 //! tenant's in the keyring. Erasing the subject destroys that key in both keyring copies (and,
 //! through the backup service's shredding, at every destination), then purges the subject's
-//! record rows and attachment files. Every copy left anywhere — journal, old backups — is
+//! record rows and attachment files. (The tenant's export archives, sealed under their
+//! passphrase, are the export service's to delete: `export::Service::expire_tenant`.) Every copy left anywhere — journal, old backups — is
 //! ciphertext under a key that no longer exists; the tenant's other records are not touched.
 
 use engine::Scope;
 use engine::event::{Blob, Event};
-use engine::model::{AttachmentDoc, ExportDoc, ExportStatus};
+use engine::model::AttachmentDoc;
 use types::{AttachmentId, TenantId};
 
 use crate::Records;
@@ -17,7 +18,7 @@ use crate::error::{Error, Result, invalid};
 pub const MAX_SUBJECT_CHARS: usize = 1024;
 
 /// What an erasure did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Erased {
     /// Records about the subject that were purged.
     pub records: u64,
@@ -25,9 +26,6 @@ pub struct Erased {
     pub attachments: u64,
     /// When the subject's key was destroyed (Unix ms).
     pub key_destroyed_at: i64,
-    /// The tenant's export archives kept for download, deleted: they are sealed under their
-    /// passphrase and may hold the subject's data.
-    pub export_archives: u64,
 }
 
 impl Records {
@@ -67,44 +65,10 @@ impl Records {
             )
             .await?;
         self.remove_blobs(&files)?;
-        let archives = self.expire_exports(tenant).await?;
         Ok(Erased {
             records: records.len() as u64,
             attachments: files.len() as u64,
             key_destroyed_at: destroyed.at,
-            export_archives: archives,
         })
-    }
-
-    /// Deletes the tenant's completed export archives (each `export.expired`).
-    async fn expire_exports(&self, tenant: TenantId) -> Result<u64> {
-        let mut n = 0;
-        let mut after = String::new();
-        loop {
-            let page = self
-                .engine
-                .list_docs::<ExportDoc>(&tenant.to_string(), &after, 500)?;
-            let Some(last) = page.last() else {
-                return Ok(n);
-            };
-            after = last.id.to_string();
-            for doc in page.iter().filter(|d| d.status == ExportStatus::Completed) {
-                match std::fs::remove_file(self.engine.paths().export_file(doc.id)) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(Error::Storage(format!("deleting an export: {e}"))),
-                }
-                self.engine
-                    .commit(
-                        Scope::Tenant(tenant),
-                        &Event::ExportExpired { export: doc.id },
-                    )
-                    .await?;
-                n += 1;
-            }
-            if page.len() < 500 {
-                return Ok(n);
-            }
-        }
     }
 }
