@@ -36,27 +36,6 @@ async fn seed(app: &App, t: TenantId, collection: &str, owner: types::UserId, n:
     }
 }
 
-/// Requests an export as `auth`, waits for its end, and returns (id, passphrase).
-async fn export_now(app: &App, t: &str, auth: &Auth) -> (String, String) {
-    let r = app.post(&exports(t), auth, Value::Null).await;
-    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
-    let id = r.body["export"]["id"].as_str().expect("id").to_owned();
-    assert_eq!(r.body["export"]["status"], "queued");
-    let passphrase = r.body["passphrase"]
-        .as_str()
-        .expect("passphrase")
-        .to_owned();
-    let tenant: TenantId = t.parse().expect("tenant");
-    let done = app
-        .state
-        .exports
-        .finished(tenant, id.parse().expect("export id"))
-        .await
-        .expect("finished");
-    assert_eq!(done.status, "completed", "{done:?}");
-    (id, passphrase)
-}
-
 async fn link(app: &App, t: &str, id: &str, auth: &Auth) -> String {
     let r = app
         .post(&format!("{}/{id}/link", exports(t)), auth, Value::Null)
@@ -108,7 +87,8 @@ async fn the_round_trip_holds_every_record_attachment_user_and_event_and_no_secr
         add.await.expect("attachment");
     }
 
-    let (id, passphrase) = export_now(&app, &t, &auth).await;
+    let (id, passphrase) = app.export(&t, &auth).await;
+    let id = id.to_string();
     let url = link(&app, &t, &id, &auth).await;
     let got = app.get(&url, &Auth::None).await;
     assert_eq!(got.status, StatusCode::OK, "{:?}", got.body);
@@ -238,7 +218,7 @@ async fn the_export_acts_are_read_back_from_the_system_and_tenant_trails() {
     let t = app.create_tenant("Trail Co").await;
     let owner = app.user(&t, "owner@example.com", "owner").await;
     let auth = owner.bearer();
-    let (id, _) = export_now(&app, &t, &auth).await;
+    let id = app.export(&t, &auth).await.0.to_string();
     let url = link(&app, &t, &id, &auth).await;
     assert_eq!(app.get(&url, &Auth::None).await.status, StatusCode::OK);
     let system = format!("/api/v1/admin/audit?tenant={t}&action=export.*&limit=100");
@@ -276,7 +256,7 @@ async fn links_and_requests_are_refused_to_whoever_may_not_have_them() {
     let admin = app.user(&t, "admin@example.com", "admin").await;
     let editor = app.user(&t, "editor@example.com", "editor").await;
     let stranger = app.user(&other, "owner@bravo.example", "owner").await;
-    let (id, _) = export_now(&app, &t, &admin.bearer()).await;
+    let id = app.export(&t, &admin.bearer()).await.0.to_string();
 
     // A link used late: 410 once, then unknown.
     let url = link(&app, &t, &id, &auth).await;

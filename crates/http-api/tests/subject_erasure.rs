@@ -69,26 +69,7 @@ async fn erasing_a_subject_removes_its_records_and_nothing_else() {
         out
     };
 
-    let r = app
-        .post(
-            &format!("/api/v1/tenants/{t}/exports"),
-            &owner.bearer(),
-            Value::Null,
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
-    let export: types::ExportId = r.body["export"]["id"]
-        .as_str()
-        .expect("id")
-        .parse()
-        .expect("id");
-    let done = app
-        .state
-        .exports
-        .finished(t.parse().expect("tenant"), export)
-        .await
-        .expect("finished");
-    assert_eq!(done.status, "completed", "{done:?}");
+    let (export, _) = app.export(&t, &owner.bearer()).await;
     let archive = app.state.engine.paths().export_file(export);
     assert!(archive.exists());
 

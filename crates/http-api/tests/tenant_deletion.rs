@@ -10,31 +10,6 @@ use axum::http::StatusCode;
 use common::{App, Auth};
 use serde_json::json;
 
-/// Exports the tenant as `owner`, waits for the archive, and returns its path.
-pub async fn exported(app: &App, t: &str, owner: &common::Login) -> std::path::PathBuf {
-    let r = app
-        .post(
-            &format!("/api/v1/tenants/{t}/exports"),
-            &owner.bearer(),
-            serde_json::Value::Null,
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
-    let id: types::ExportId = r.body["export"]["id"]
-        .as_str()
-        .expect("id")
-        .parse()
-        .expect("id");
-    let done = app
-        .state
-        .exports
-        .finished(t.parse().expect("tenant"), id)
-        .await
-        .expect("finished");
-    assert_eq!(done.status, "completed", "{done:?}");
-    app.state.engine.paths().export_file(id)
-}
-
 fn code_now(app: &App, login: &common::Login) -> String {
     let secret = login.totp.as_ref().expect("the owner has a second factor");
     credentials::totp::code_at(secret, app.now_secs())
@@ -51,7 +26,8 @@ async fn an_owner_requests_a_deletion_the_code_cancels_it_and_the_receipt_verifi
     let path = format!("/api/v1/tenants/{a}/deletion");
     // An export archive waits for download: sealed under its passphrase, not the tenant's key,
     // so the deletion must delete it.
-    let export = exported(&app, &a, &owner).await;
+    let (export, _) = app.export(&a, &owner.bearer()).await;
+    let export = app.state.engine.paths().export_file(export);
     assert!(export.exists());
 
     // Refused: an administrator (owners only), another tenant's owner, a wrong password, a

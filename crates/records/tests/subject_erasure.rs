@@ -5,31 +5,17 @@
 //! every other record — another subject's, one without a subject, another tenant's — reads as
 //! before, and a rebuild from the journal gives the live state.
 
+mod common;
+
 use std::sync::Arc;
 
-use engine::{Engine, Options, Paths, Scope};
+use common::{contains, files_under, open, options};
+use engine::{Paths, Scope};
 use records::Records;
 use serde_json::{Value, json};
 use types::{ManualClock, RecordId, TenantId, Timestamp, UserId};
 
 const CANARY_FILE: &[u8] = b"CANARY-subject-file-6e1f";
-
-fn options(clock: &Arc<ManualClock>, create: bool) -> Options {
-    Options {
-        segment_bytes: 256 * 1024,
-        clock: clock.clone(),
-        create,
-        ..Options::default()
-    }
-}
-
-async fn open(paths: &Paths, options: Options) -> Engine {
-    let paths = paths.clone();
-    tokio::task::spawn_blocking(move || Engine::open(&paths, options).map(|o| o.engine))
-        .await
-        .expect("join")
-        .expect("engine")
-}
 
 fn schema(fields: Value) -> records::schema::Schema {
     serde_json::from_value(json!({ "fields": fields })).expect("schema")
@@ -337,13 +323,9 @@ async fn erasing_a_subject_leaves_its_records_unreadable_and_every_other_record_
     let digest = engine.state().digest().expect("digest");
     engine.shutdown();
     drop((w, tenancy, engine));
-    for file in walk(dir.path()) {
+    for file in files_under(dir.path()) {
         let bytes = std::fs::read(&file).expect("read");
-        assert!(
-            !bytes.windows(CANARY_FILE.len()).any(|x| x == CANARY_FILE),
-            "{}",
-            file.display()
-        );
+        assert!(!contains(&bytes, CANARY_FILE), "{}", file.display());
     }
     let report = {
         let (paths, options) = (paths.clone(), options(&clock, false));
@@ -356,17 +338,4 @@ async fn erasing_a_subject_leaves_its_records_unreadable_and_every_other_record_
     let engine = open(&paths, options(&clock, false)).await;
     assert_eq!(engine.state().digest().expect("digest"), digest);
     engine.shutdown();
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("read_dir").flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }

@@ -5,10 +5,13 @@
 //! tenant is untouched, the journal still replays (a rebuild gives the live state), the trail
 //! reads on, and the signed receipt verifies while any altered byte breaks it.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::sync::Arc;
 
-use engine::{AuditQuery, AuditScope, Engine, Options, Paths, Scope};
+use common::{contains, files_under, open, options};
+use engine::{AuditQuery, AuditScope, Paths, Scope};
 use records::Records;
 use serde_json::json;
 use tenancy::Tenancy;
@@ -18,23 +21,6 @@ use types::{ManualClock, RecordId, TenantId, Timestamp, UserId};
 const DAY_MS: i64 = 86_400_000;
 const CANARY_TEXT: &str = "CANARY-shred-7f3a9c";
 const CANARY_FILE: &[u8] = b"CANARY-file-bytes-51d2e8";
-
-fn options(clock: &Arc<ManualClock>, create: bool) -> Options {
-    Options {
-        segment_bytes: 256 * 1024,
-        clock: clock.clone(),
-        create,
-        ..Options::default()
-    }
-}
-
-async fn open(paths: &Paths, options: Options) -> Engine {
-    let paths = paths.clone();
-    tokio::task::spawn_blocking(move || Engine::open(&paths, options).map(|o| o.engine))
-        .await
-        .expect("join")
-        .expect("engine")
-}
 
 fn schema() -> records::schema::Schema {
     serde_json::from_value(json!({ "fields": [
@@ -56,21 +42,6 @@ fn wrapped_keys(keyring_file: &Path, scope: &str) -> Vec<String> {
         .collect();
     keys.extend(record["index_key"].as_str().map(str::to_owned));
     keys
-}
-
-fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("read_dir").flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files_under(&path, out);
-        } else {
-            out.push(path);
-        }
-    }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 async fn fill(records: &Records, tenant: TenantId, label: &str) -> RecordId {
@@ -335,9 +306,7 @@ async fn a_deleted_tenant_is_shredded_everywhere_and_the_rest_stays() {
     let live_digest = engine.state().digest().expect("digest");
     engine.shutdown();
     drop((tenancy, records, engine));
-    let mut files = Vec::new();
-    files_under(dir.path(), &mut files);
-    for file in &files {
+    for file in &files_under(dir.path()) {
         let bytes = std::fs::read(file).expect("read");
         for needle in [CANARY_TEXT.as_bytes(), CANARY_FILE] {
             assert!(!contains(&bytes, needle), "canary in {}", file.display());

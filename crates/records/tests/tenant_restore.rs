@@ -5,10 +5,13 @@
 //! audited journal entry, the system goes on working, a second restore undoes the first, and a
 //! rebuild from the journal gives the live state.
 
+mod common;
+
 use std::sync::Arc;
 
+use common::options;
 use engine::model::TENANT_DATA_KINDS;
-use engine::{AuditQuery, AuditScope, Engine, Options, Paths};
+use engine::{AuditQuery, AuditScope, Engine, Paths};
 use records::Records;
 use serde_json::json;
 use types::{ManualClock, RecordId, TenantId, Timestamp, UserId};
@@ -28,15 +31,6 @@ struct Moment {
     at: i64,
     seq: u64,
     digests: [[u8; 32]; 3],
-}
-
-fn options(clock: &Arc<ManualClock>, create: bool) -> Options {
-    Options {
-        segment_bytes: 256 * 1024,
-        clock: clock.clone(),
-        create,
-        ..Options::default()
-    }
 }
 
 async fn live() -> Live {

@@ -5,33 +5,15 @@
 //! offline `admin create` and `access-review` commands.
 
 mod common;
+#[path = "common/tenant.rs"]
+mod tenant;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
 
 use common::{Client, Layout, contains, files_under};
 use serde_json::json;
-
-fn post(client: &Client, path: &str, body: serde_json::Value) -> serde_json::Value {
-    let r = client.request("POST", path, Some(&body.to_string()));
-    assert!(r.status < 300, "POST {path}: {} {}", r.status, r.text());
-    r.json()
-}
-
-fn base32_decode(text: &str) -> Vec<u8> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let (mut bits, mut count, mut out) = (0u64, 0, Vec::new());
-    for c in text.bytes() {
-        let v = ALPHABET.iter().position(|a| *a == c).expect("base32") as u64;
-        bits = (bits << 5) | v;
-        count += 5;
-        if count >= 8 {
-            count -= 8;
-            out.push((bits >> count) as u8);
-        }
-    }
-    out
-}
+use tenant::{base32_decode, post};
 
 fn now_secs() -> u64 {
     std::time::SystemTime::now()

@@ -409,6 +409,34 @@ impl App {
         }
     }
 
+    /// Requests an export of tenant `t` as `auth`, waits for the job's end, and returns the
+    /// export's id and passphrase; the request answers 202 with the export queued, and the job
+    /// must complete.
+    pub async fn export(&self, t: &str, auth: &Auth) -> (types::ExportId, String) {
+        let r = self
+            .post(&format!("/api/v1/tenants/{t}/exports"), auth, Value::Null)
+            .await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{:?}", r.body);
+        assert_eq!(r.body["export"]["status"], "queued");
+        let id: types::ExportId = r.body["export"]["id"]
+            .as_str()
+            .expect("id")
+            .parse()
+            .expect("export id");
+        let passphrase = r.body["passphrase"]
+            .as_str()
+            .expect("passphrase")
+            .to_owned();
+        let done = self
+            .state
+            .exports
+            .finished(t.parse().expect("tenant"), id)
+            .await
+            .expect("finished");
+        assert_eq!(done.status, "completed", "{done:?}");
+        (id, passphrase)
+    }
+
     /// Enrols TOTP for the session and returns the secret.
     pub async fn enroll_totp(&self, auth: &Auth, password: &str) -> TotpSecret {
         let r = self

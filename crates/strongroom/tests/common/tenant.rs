@@ -2,6 +2,8 @@
 //! owner invited, signed in and enrolled in TOTP, with a `notes` collection. Include it with
 //! `#[path = "common/tenant.rs"] mod tenant;` beside `mod common;`.
 
+#![allow(dead_code)]
+
 use serde_json::{Value, json};
 
 use super::common::Client;
@@ -94,7 +96,8 @@ fn owner_session(admin: &Client, tenant: &str) -> Client {
     owner
 }
 
-fn base32_decode(text: &str) -> Vec<u8> {
+/// RFC 4648 base32 (no padding), for TOTP enrolment secrets.
+pub fn base32_decode(text: &str) -> Vec<u8> {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let (mut bits, mut count, mut out) = (0u64, 0, Vec::new());
     for c in text.bytes() {
